@@ -1,0 +1,3 @@
+from ptenv.cli import main
+
+main()

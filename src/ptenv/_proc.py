@@ -1,0 +1,96 @@
+"""The one place ptenv starts child processes.
+
+Argv lists only, an explicit timeout, stdin closed, and each child in its own process group
+so that a hung driver call (or a compile worker it spawned) can be killed as a whole.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+# Variables that would make a child interpreter or installer act on another environment.
+_LEAKY_VARIABLES = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "PYTHONUSERBASE",
+    "PIP_TARGET",
+    "PIP_PREFIX",
+    "PIP_USER",
+    "PIP_REQUIRE_VIRTUALENV",
+    "__PYVENV_LAUNCHER__",
+)
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    returncode: int | None  # None when it timed out; negative: killed by that signal
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The user's environment minus what would redirect a child to another Python."""
+    env = {k: v for k, v in os.environ.items() if k not in _LEAKY_VARIABLES}
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> Completed:
+    """Run argv to completion or until timeout; never raise for the child's own failure.
+
+    Raises FileNotFoundError / PermissionError when the program cannot be started at all.
+    """
+    popen_kwargs: dict[str, object] = {}
+    if sys.platform != "win32":
+        popen_kwargs["start_new_session"] = True
+    with subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        **popen_kwargs,  # type: ignore[call-overload]
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            stdout, stderr = process.communicate()
+            return Completed(tuple(argv), None, stdout, stderr, timed_out=True)
+        except BaseException:
+            _kill_group(process)  # Ctrl-C: take the child's whole group down with us
+            raise
+    return Completed(tuple(argv), process.returncode, stdout, stderr)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    if sys.platform == "win32":
+        process.kill()
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()

@@ -1,0 +1,169 @@
+"""The command line: flags -> values, calls into the core, renders, and maps errors to exit
+codes. The only module that imports typer; the only place an exception becomes an exit status.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from ptenv import __version__
+from ptenv.errors import ExitCode, PtenvError
+from ptenv.probe.overrides import TargetOverrides
+
+app = typer.Typer(
+    name="ptenv",
+    help="From a fresh machine to 'PyTorch 2.x works here, and here is the proof'.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+T = TypeVar("T")
+
+# --- options shared by doctor, plan and install ---------------------------------------------
+OsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--os",
+        envvar="PTENV_OS",
+        help="Target OS: linux, windows, macos.",
+        rich_help_panel="Target machine",
+    ),
+]
+ArchOption = Annotated[
+    str | None,
+    typer.Option(
+        "--arch",
+        envvar="PTENV_ARCH",
+        help="Target architecture: x86_64, aarch64.",
+        rich_help_panel="Target machine",
+    ),
+]
+PythonOption = Annotated[
+    str | None,
+    typer.Option(
+        "--python",
+        envvar="PTENV_PYTHON",
+        help="Target Python minor, e.g. 3.12 or 3.14t.",
+        rich_help_panel="Target machine",
+    ),
+]
+DriverOption = Annotated[
+    str | None,
+    typer.Option(
+        "--driver",
+        envvar="PTENV_DRIVER",
+        help="Target NVIDIA driver version, e.g. 550.54.15.",
+        rich_help_panel="Target machine",
+    ),
+]
+GpuOption = Annotated[
+    str | None,
+    typer.Option(
+        "--gpu",
+        envvar="PTENV_GPU",
+        help="Target GPU compute capabilities: 8.6, sm_86, 8.6,8.0, or none.",
+        rich_help_panel="Target machine",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"ptenv {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print ptenv's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """ptenv: detect, plan, install and prove a PyTorch 2.x environment."""
+
+
+def _guarded(schema: str, as_json: bool, body: Callable[[], int]) -> None:
+    """Run a command body; turn ptenv's errors, Ctrl-C and bugs into one line and an exit code."""
+    from ptenv import report  # noqa: PLC0415
+
+    try:
+        code = body()
+    except PtenvError as error:
+        if as_json:
+            report.emit_json(report.error_document(schema, error.code, error.message, error.hint))
+        report.print_error(error.message, error.hint)
+        raise typer.Exit(int(error.exit_code)) from None
+    except KeyboardInterrupt:
+        report.print_error("Interrupted.", "")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except Exception as error:
+        message = f"ptenv hit an internal error: {type(error).__name__}: {error}"
+        hint = "Please report it with the command you ran (set PTENV_DEBUG=1 for a traceback)."
+        if os.environ.get("PTENV_DEBUG"):
+            raise
+        if as_json:
+            report.emit_json(report.error_document(schema, "internal", message, hint))
+        report.print_error(message, hint)
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def doctor(
+    venv: Annotated[
+        Path | None,
+        typer.Option(
+            "--venv",
+            help="Venv to inspect (default: $VIRTUAL_ENV, else ./.venv when present).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 on warnings too, not only on errors.")
+    ] = False,
+    os_name: OsOption = None,
+    arch: ArchOption = None,
+    python: PythonOption = None,
+    driver: DriverOption = None,
+    gpu: GpuOption = None,
+) -> None:
+    """What is this machine, and what is wrong with it. Fast; never imports torch.
+
+    Exit status: 0 no error findings, 1 at least one error (with --strict, or a warning),
+    2 bad usage.
+    """
+    overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
+
+    def body() -> int:
+        from ptenv import workflows  # noqa: PLC0415
+
+        result = workflows.doctor(overrides, venv, env=dict(os.environ), cwd=Path.cwd())
+        from ptenv import report  # noqa: PLC0415
+
+        if as_json:
+            report.emit_json(report.doctor_document(result.machine, result.venv, result.findings))
+        else:
+            report.render_doctor(result.machine, result.venv, result.findings)
+        return int(result.exit_code(strict))
+
+    _guarded("ptenv.doctor/1", as_json, body)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,62 @@
+"""Errors a user can cause, each with a stable code, an exit status and a hint.
+
+The core raises these; only the CLI turns them into exit statuses and messages.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit status ptenv uses, in one place (documented in docs/reference/exit-codes.md)."""
+
+    OK = 0
+    FINDINGS = 1  # doctor: at least one error finding (with --strict, warnings too)
+    USAGE = 2  # bad flag value, missing venv, malformed version
+    NO_COMPATIBLE_BUILD = 3  # no torch build fits the request and machine
+    INSTALL_FAILED = 4  # network, index, disk or installer failure
+    CHECK_FAILED = 5  # a smoke-test stage failed
+    NO_GPU = 6  # --require-gpu and no usable GPU
+    INTERNAL = 70  # a bug in ptenv (EX_SOFTWARE); the message asks for a report
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class PtenvError(Exception):
+    """Base of every error that ends a command with a clear sentence and a hint."""
+
+    code = "ptenv-error"
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(PtenvError):
+    """The user asked for something malformed or impossible to interpret."""
+
+    code = "usage"
+    exit_code = ExitCode.USAGE
+
+
+class NoCompatibleBuild(PtenvError):
+    """No torch build satisfies the request on the target machine."""
+
+    code = "no-compatible-build"
+    exit_code = ExitCode.NO_COMPATIBLE_BUILD
+
+
+class InstallFailed(PtenvError):
+    """The installer, the index, the network or the disk failed us."""
+
+    code = "install-failed"
+    exit_code = ExitCode.INSTALL_FAILED
+
+
+class CheckFailed(PtenvError):
+    """A smoke-test stage failed."""
+
+    code = "check-failed"
+    exit_code = ExitCode.CHECK_FAILED

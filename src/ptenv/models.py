@@ -1,0 +1,289 @@
+"""The values that flow through ptenv's pipeline: frozen, typed, JSON-ready."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Sort key: errors first."""
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+_CC_PATTERN = re.compile(r"^(?:sm_|compute_)?(\d+)(?:\.(\d+))?$")
+
+
+@dataclass(frozen=True, order=True)
+class ComputeCapability:
+    """An NVIDIA compute capability such as 8.6 (written sm_86 in arch lists)."""
+
+    major: int
+    minor: int
+
+    @classmethod
+    def parse(cls, text: str) -> ComputeCapability:
+        """Read `8.6`, `sm_86`, `compute_86` or `86`; raise ValueError otherwise."""
+        match = _CC_PATTERN.match(text.strip().lower())
+        if not match:
+            raise ValueError(f"not a compute capability: {text!r}")
+        whole, minor = match.groups()
+        if minor is not None:
+            return cls(int(whole), int(minor))
+        if len(whole) < 2:
+            raise ValueError(f"not a compute capability: {text!r}")
+        # sm_86 -> 8.6, sm_100 -> 10.0, sm_120 -> 12.0
+        return cls(int(whole[:-1]), int(whole[-1]))
+
+    @property
+    def sm(self) -> str:
+        return f"sm_{self.major}{self.minor}"
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+
+@dataclass(frozen=True)
+class OsInfo:
+    system: str  # linux | windows | macos
+    release: str  # kernel release on Linux, product version elsewhere
+    distro_id: str | None = None
+    distro_version: str | None = None
+    libc_name: str | None = None  # glibc | musl
+    libc_version: str | None = None
+    container: str | None = None  # docker | podman | kubernetes | containerd
+    wsl: bool = False
+
+
+@dataclass(frozen=True)
+class PythonInfo:
+    version: str  # "3.12.4"
+    implementation: str = "CPython"
+    is_64bit: bool = True
+    free_threaded: bool = False
+    executable: str | None = None
+    in_venv: bool = False
+    include_dir_has_python_h: bool | None = None
+
+    @property
+    def minor_version(self) -> str:
+        """'3.12' from '3.12.4'."""
+        return ".".join(self.version.split(".")[:2])
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    model: str | None
+    physical_cores: int | None
+    logical_cores: int | None
+    flags: tuple[str, ...] = ()  # key ISA flags only: avx2, avx512f, amx, neon, sve
+    source: str = "unknown"
+
+
+@dataclass(frozen=True)
+class MemoryInfo:
+    total_bytes: int | None
+    available_bytes: int | None
+
+
+@dataclass(frozen=True)
+class StorageInfo:
+    path: str  # where the venv would go (nearest existing folder)
+    free_bytes: int | None
+    shm_bytes: int | None  # size of /dev/shm, None where there is none
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    c_compiler: str | None
+    cxx_compiler: str | None
+    ld_library_path_cuda: tuple[str, ...] = ()  # LD_LIBRARY_PATH entries holding CUDA/cuDNN
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str | None = None
+    uuid: str | None = None
+    pci_bus_id: str | None = None
+    compute_capability: ComputeCapability | None = None
+    memory_total_bytes: int | None = None
+    memory_used_bytes: int | None = None
+    mig_enabled: bool | None = None
+    persistence_mode: bool | None = None
+    ecc_enabled: bool | None = None
+    ecc_volatile_uncorrected: int | None = None
+    retired_pages_pending: bool | None = None
+    remapped_rows_pending: bool | None = None
+    remapped_rows_failure: bool | None = None
+    temperature_c: int | None = None
+    power_w: float | None = None
+    power_limit_w: float | None = None
+    clocks_event_reasons: int | None = None
+    pcie_gen_current: int | None = None
+    pcie_gen_max: int | None = None
+    pcie_width_current: int | None = None
+    pcie_width_max: int | None = None
+    visible: bool = True
+    lost: bool = False
+    source: str = "nvml"  # nvml | nvidia-smi | override
+
+
+class NvidiaProblem(str, Enum):
+    """Why NVML could not answer, as decided from its error code."""
+
+    LIBRARY_NOT_FOUND = "library-not-found"
+    DRIVER_NOT_LOADED = "driver-not-loaded"
+    VERSION_MISMATCH = "version-mismatch"
+    NO_PERMISSION = "no-permission"
+    GPU_LOST = "gpu-lost"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class NvidiaInfo:
+    driver_version: str | None = None
+    cuda_driver_version: str | None = None  # highest CUDA the driver supports, "12.8"
+    nvml_version: str | None = None
+    kernel_module_version: str | None = None  # /sys/module/nvidia/version
+    sources: dict[str, str] = field(default_factory=dict)  # fact -> where it came from
+    problem: NvidiaProblem | None = None
+    problem_detail: str | None = None
+    gpus: tuple[Gpu, ...] = ()
+    pci_devices: int = 0  # NVIDIA display/3D functions seen on the PCI bus
+    nouveau_bound: bool = False
+    device_nodes: bool = False  # /dev/nvidia0 or /dev/nvidiactl exist
+    cuda_visible_devices: str | None = None
+    nvidia_visible_devices: str | None = None
+    unknown_visible_entries: tuple[str, ...] = ()
+
+    @property
+    def visible_gpus(self) -> tuple[Gpu, ...]:
+        return tuple(gpu for gpu in self.gpus if gpu.visible)
+
+
+@dataclass(frozen=True)
+class Machine:
+    os: OsInfo
+    arch: str  # x86_64 | aarch64
+    python: PythonInfo
+    cpu: CpuInfo
+    memory: MemoryInfo
+    storage: StorageInfo
+    toolchain: Toolchain
+    nvidia: NvidiaInfo
+    overridden: tuple[str, ...] = ()  # which facts came from --os/--arch/--python/--driver/--gpu
+
+    @property
+    def platform(self) -> str:
+        """The release-data platform key, e.g. linux-x86_64."""
+        return f"{self.os.system}-{self.arch}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str  # stable, documented in docs/reference/findings.md
+    severity: Severity
+    message: str
+    fix: str
+
+
+def to_jsonable(value: Any) -> Any:
+    """Turn ptenv's values into plain JSON types (dataclasses, enums, tuples, CCs)."""
+    if isinstance(value, ComputeCapability):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+class VariantKind(str, Enum):
+    CPU = "cpu"
+    CUDA = "cuda"
+    ROCM = "rocm"
+    XPU = "xpu"
+
+
+_VARIANT_PATTERN = re.compile(
+    r"^(?:cu(?P<cu>\d{3,4})|(?P<cuda>\d{2}\.\d)|rocm(?P<rocm>\d+(?:\.\d+)+))$"
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A wheel-index variant: cpu, cu126, rocm6.4, xpu. One value type, parsed once."""
+
+    kind: VariantKind
+    version: str | None = None  # "12.6" for cu126, "6.2.4" for rocm6.2.4
+
+    @classmethod
+    def parse(cls, text: str) -> Variant:
+        """Read `cpu`, `xpu`, `cu126`, `12.6`, `rocm6.4`; raise ValueError otherwise."""
+        lowered = text.strip().lower()
+        if lowered in ("cpu", "xpu"):
+            return cls(VariantKind(lowered))
+        match = _VARIANT_PATTERN.match(lowered)
+        if not match:
+            raise ValueError(f"not a variant: {text!r}")
+        if match.group("cu"):
+            digits = match.group("cu")
+            return cls(VariantKind.CUDA, f"{digits[:-1]}.{digits[-1]}")
+        if match.group("cuda"):
+            return cls(VariantKind.CUDA, match.group("cuda"))
+        return cls(VariantKind.ROCM, match.group("rocm"))
+
+    @property
+    def tag(self) -> str:
+        """The index folder and local version tag: cu126, rocm6.4, cpu."""
+        if self.kind is VariantKind.CUDA:
+            assert self.version is not None
+            return "cu" + self.version.replace(".", "")
+        if self.kind is VariantKind.ROCM:
+            return f"rocm{self.version}"
+        return str(self.kind.value)
+
+    def __str__(self) -> str:
+        return self.tag
+
+
+@dataclass(frozen=True)
+class TorchInstall:
+    """What a venv's torch is, read from its files (never imported)."""
+
+    version: str  # "2.14.1+cu130" as torch/version.py says
+    cuda: str | None  # torch.version.cuda, "13.0"
+    hip: str | None
+    arch_list: tuple[str, ...]  # "sm_86", "compute_120"
+    requires: tuple[str, ...]  # Requires-Dist lines of the torch distribution
+    location: str | None
+
+    @property
+    def local_tag(self) -> str | None:
+        """'cu130' from '2.14.1+cu130'; None for a build without one."""
+        return self.version.partition("+")[2] or None
+
+
+@dataclass(frozen=True)
+class VenvInfo:
+    path: str
+    python_executable: str
+    python_version: str
+    free_threaded: bool
+    python_h: bool
+    distributions: dict[str, tuple[str, ...]]  # normalised name -> installed versions
+    torch: TorchInstall | None

@@ -1,0 +1,146 @@
+"""Target overrides: plan for another machine (--os, --arch, --python, --driver, --gpu).
+
+A build host with no GPU can describe the machine an image will run on. Each override
+replaces the probed fact and is named in Machine.overridden, so JSON output says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from ptenv.errors import UsageError
+from ptenv.models import ComputeCapability, Gpu, Machine, NvidiaInfo, OsInfo, PythonInfo
+from ptenv.probe.host import normalize_arch, normalize_os
+from ptenv.releases import ReleaseData
+
+_DRIVER_PATTERN = re.compile(r"^\d{3,4}(?:\.\d{1,3}){0,2}$")
+_PYTHON_PATTERN = re.compile(r"^(?:cp)?3\.?(\d{1,2})(t?)$")
+
+
+@dataclass(frozen=True)
+class TargetOverrides:
+    """Raw override values as the user typed them (flags or PTENV_* variables)."""
+
+    os: str | None = None
+    arch: str | None = None
+    python: str | None = None
+    driver: str | None = None
+    gpu: str | None = None
+
+    @property
+    def describes_nvidia(self) -> bool:
+        """True when NVML need not be asked: the user told us driver and GPUs."""
+        return self.gpu is not None and (self.driver is not None or _is_none(self.gpu))
+
+
+def _is_none(text: str) -> bool:
+    return text.strip().lower() in ("none", "no", "0", "")
+
+
+def parse_python(text: str) -> PythonInfo:
+    """'3.12', '3.13t', 'cp312', '312' -> a PythonInfo for that target."""
+    match = _PYTHON_PATTERN.match(text.strip().lower())
+    if not match:
+        raise UsageError(
+            f"--python {text!r} is not a Python version.",
+            hint="Give a minor version such as 3.12, or 3.14t for a free-threaded build.",
+        )
+    minor, threaded = match.groups()
+    return PythonInfo(version=f"3.{int(minor)}", free_threaded=bool(threaded))
+
+
+def parse_driver(text: str) -> str:
+    cleaned = text.strip()
+    if not _DRIVER_PATTERN.match(cleaned):
+        raise UsageError(
+            f"--driver {text!r} is not an NVIDIA driver version.",
+            hint="Give it as nvidia-smi prints it, e.g. 550.54.15 or 580.95.05.",
+        )
+    return cleaned
+
+
+def parse_gpus(text: str) -> tuple[ComputeCapability, ...]:
+    """'8.6', 'sm_86', '8.6,8.0' -> compute capabilities; 'none' -> ()."""
+    if _is_none(text):
+        return ()
+    capabilities = []
+    for part in text.split(","):
+        try:
+            capability = ComputeCapability.parse(part)
+        except ValueError:
+            raise UsageError(
+                f"--gpu {part.strip()!r} is not a compute capability.",
+                hint="Use 8.6 or sm_86 (several: 8.6,8.0), or 'none' for a machine with no GPU.",
+            ) from None
+        if not 3 <= capability.major <= 15:
+            raise UsageError(
+                f"--gpu {part.strip()!r} is outside the range of NVIDIA GPUs (3.0 to 15.x).",
+                hint="Look the card up with `nvidia-smi --query-gpu=compute_cap --format=csv`.",
+            )
+        capabilities.append(capability)
+    return tuple(capabilities)
+
+
+def apply_overrides(machine: Machine, overrides: TargetOverrides, data: ReleaseData) -> Machine:
+    """The probed machine with each given override in place, and named in `overridden`."""
+    overridden = list(machine.overridden)
+    os_info, arch, python, nvidia = machine.os, machine.arch, machine.python, machine.nvidia
+    if overrides.os is not None:
+        system = normalize_os(overrides.os)
+        if system is None:
+            raise UsageError(
+                f"--os {overrides.os!r} is not an operating system ptenv knows.",
+                hint="Use linux, windows or macos (aliases: win32, darwin).",
+            )
+        if system != machine.os.system:
+            os_info = OsInfo(
+                system=system, release="", libc_name="glibc" if system == "linux" else None
+            )
+        overridden.append("os")
+    if overrides.arch is not None:
+        normalized = normalize_arch(overrides.arch)
+        if normalized is None:
+            raise UsageError(
+                f"--arch {overrides.arch!r} is not an architecture ptenv knows.",
+                hint="Use x86_64 or aarch64 (aliases: amd64, arm64).",
+            )
+        arch = normalized
+        overridden.append("arch")
+    if overrides.python is not None:
+        python = parse_python(overrides.python)
+        overridden.append("python")
+    if overrides.driver is not None:
+        driver = parse_driver(overrides.driver)
+        cuda = data.cuda_for_driver(driver)
+        nvidia = replace(
+            nvidia,
+            driver_version=driver,
+            cuda_driver_version=str(cuda) if cuda is not None else None,
+            sources={
+                **nvidia.sources,
+                "driver_version": "override",
+                "cuda_driver_version": "override (driver branch table)",
+            },
+            problem=None,
+            problem_detail=None,
+        )
+        overridden.append("driver")
+    if overrides.gpu is not None:
+        gpus = tuple(
+            Gpu(index=i, name=f"target {cc.sm}", compute_capability=cc, source="override")
+            for i, cc in enumerate(parse_gpus(overrides.gpu))
+        )
+        nvidia = replace(
+            nvidia,
+            gpus=gpus,
+            sources={**nvidia.sources, "gpus": "override"},
+            cuda_visible_devices=None,
+            unknown_visible_entries=(),
+        )
+        if not gpus:
+            nvidia = NvidiaInfo(sources={"gpus": "override"})
+        overridden.append("gpu")
+    return replace(
+        machine, os=os_info, arch=arch, python=python, nvidia=nvidia, overridden=tuple(overridden)
+    )

@@ -1,0 +1,114 @@
+"""What a venv holds, read statically by a child of its own interpreter (torch not imported)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from ptenv import _proc
+from ptenv.errors import UsageError
+from ptenv.models import TorchInstall, VenvInfo
+from ptenv.smoke import script
+
+STATIC_PROBE_TIMEOUT_S = 30.0
+
+
+def interpreter_of(venv: Path) -> Path:
+    """<venv>/bin/python on POSIX, <venv>\\Scripts\\python.exe on Windows."""
+    if sys.platform == "win32":
+        return venv / "Scripts" / "python.exe"
+    return venv / "bin" / "python"
+
+
+def default_venv(env: Mapping[str, str], cwd: Path) -> Path | None:
+    """$VIRTUAL_ENV, else ./.venv when it exists, else None."""
+    if env.get("VIRTUAL_ENV"):
+        return Path(env["VIRTUAL_ENV"])
+    candidate = cwd / ".venv"
+    return candidate if candidate.exists() else None
+
+
+def validate_venv(venv: Path) -> Path:
+    """The venv's interpreter; UsageError when the path is no virtual environment."""
+    if not venv.exists():
+        raise UsageError(
+            f"--venv {venv}: no such directory.",
+            hint="Create one with `ptenv install --venv PATH`, or point at an "
+            "existing virtual environment.",
+        )
+    if not venv.is_dir():
+        raise UsageError(
+            f"--venv {venv} is a file, not a virtual environment.",
+            hint="Point --venv at the folder that holds pyvenv.cfg.",
+        )
+    if not (venv / "pyvenv.cfg").is_file():
+        raise UsageError(
+            f"--venv {venv} is not a virtual environment (it has no pyvenv.cfg).",
+            hint="Point --venv at a folder made by `python -m venv` or `uv venv`.",
+        )
+    python = interpreter_of(venv)
+    if not python.exists():
+        raise UsageError(
+            f"--venv {venv} has no interpreter at {python}.",
+            hint="The venv is broken (its Python was removed?); recreate it.",
+        )
+    return python
+
+
+def parse_static_probe(venv: Path, document: dict[str, object]) -> VenvInfo:
+    """The static probe's JSON -> VenvInfo (pure; tested on captured documents)."""
+    python = document["python"]
+    assert isinstance(python, dict)
+    raw_dists = document.get("distributions") or {}
+    assert isinstance(raw_dists, dict)
+    raw_torch = document.get("torch")
+    torch: TorchInstall | None = None
+    if isinstance(raw_torch, dict):
+        fields = raw_torch.get("version_py") or {}
+        torch = TorchInstall(
+            version=str(fields.get("__version__") or "unknown"),
+            cuda=fields.get("cuda") or None,
+            hip=fields.get("hip") or None,
+            arch_list=tuple(raw_torch.get("arch_list") or ()),
+            requires=tuple(raw_torch.get("requires") or ()),
+            location=raw_torch.get("location"),
+        )
+    return VenvInfo(
+        path=str(venv),
+        python_executable=str(python.get("executable")),
+        python_version=str(python.get("version")),
+        free_threaded=bool(python.get("free_threaded")),
+        python_h=bool(python.get("python_h")),
+        distributions={str(k): tuple(v) for k, v in raw_dists.items()},
+        torch=torch,
+    )
+
+
+def probe_venv(venv: Path) -> VenvInfo:
+    """Run the static probe with the venv's interpreter; UsageError if it cannot answer."""
+    python = validate_venv(venv)
+    argv = [str(python), "-X", "utf8", str(script("static_probe.py"))]
+    try:
+        done = _proc.run(argv, timeout=STATIC_PROBE_TIMEOUT_S, env=_proc.clean_env())
+    except OSError as error:
+        raise UsageError(
+            f"Cannot run the venv's interpreter {python}: {error.strerror}.",
+            hint="Recreate the venv; its interpreter is not executable.",
+        ) from None
+    if not done.ok:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        reason = "timed out" if done.timed_out else f"exited with {done.returncode}: {last}"
+        raise UsageError(
+            f"The venv's interpreter {python} {reason}.",
+            hint="Run it by hand to see why; recreate the venv if it is broken.",
+        )
+    try:
+        document = json.loads(done.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        raise UsageError(
+            f"The venv's interpreter {python} printed no readable report.",
+            hint="A sitecustomize or .pth file may print on start-up.",
+        ) from None
+    return parse_static_probe(venv.absolute(), document)

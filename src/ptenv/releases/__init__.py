@@ -1,0 +1,254 @@
+"""The release knowledge: typed views over the TOML data files beside this module.
+
+Loading parses three small TOML files once per process (a few milliseconds); nothing here
+touches the network or the clock.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from ptenv.models import ComputeCapability, Variant, VariantKind
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "macos-x86_64")
+
+
+@dataclass(frozen=True)
+class CudaVariant:
+    name: str
+    cuda: Version
+    toolkit: str
+    toolkit_driver: dict[str, str]  # os -> driver version
+    floor: dict[str, str]  # os -> minor-version-compatibility minimum
+    source: str
+    unverified: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Companions:
+    torchvision: str
+    torchaudio: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Release:
+    minor: str  # "2.14"
+    patches: tuple[Version, ...]
+    python: tuple[str, ...]
+    free_threaded: tuple[str, ...]
+    python_extra: dict[str, tuple[str, ...]]
+    variants: dict[str, tuple[str, ...]]  # platform -> variant tags
+    only_in_patches: dict[str, tuple[Version, ...]]
+    glibc: str | None
+    glibc_by_variant: dict[str, str]
+    macos_arm64_min: str | None
+    companions: dict[Version, Companions]
+    source: str
+    unverified: tuple[str, ...] = ()
+
+    @property
+    def version(self) -> Version:
+        return Version(self.minor)
+
+    @property
+    def latest(self) -> Version:
+        return self.patches[-1]
+
+    def pythons(self, platform: str) -> tuple[str, ...]:
+        """Python minors (3.12, 3.14t) with wheels for this platform."""
+        return self.python + self.free_threaded + self.python_extra.get(platform, ())
+
+    def variants_for(self, platform: str, patch: Version) -> tuple[Variant, ...]:
+        tags = self.variants.get(platform, ())
+        return tuple(
+            Variant.parse(tag)
+            for tag in tags
+            if tag not in self.only_in_patches or patch in self.only_in_patches[tag]
+        )
+
+    def is_unverified(self, *keys: str) -> bool:
+        """True when a fact at any of these dotted keys (or a prefix of one) is UNVERIFIED."""
+        for key in keys:
+            parts = key.split(".")
+            prefixes = {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
+            if prefixes & set(self.unverified):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class ArchRule:
+    variant: str
+    platforms: tuple[str, ...]
+    torch: SpecifierSet
+    sass: tuple[ComputeCapability, ...]
+    ptx: tuple[ComputeCapability, ...]
+    source: str
+    unverified: bool = False
+    unverified_ptx: bool = False
+
+
+@dataclass(frozen=True)
+class ReleaseData:
+    sources: dict[str, str]
+    releases: tuple[Release, ...]  # oldest first
+    cuda_variants: dict[str, CudaVariant]
+    arch_rules: tuple[ArchRule, ...]
+    driver_branches: tuple[tuple[int, Version], ...]  # (branch, newest CUDA), ascending
+    driver_branches_source: str
+    rocm_targets: dict[str, tuple[str, ...]]
+    rocm_source: str
+    raw_sources: dict[str, list[str]] = field(default_factory=dict)  # table -> source fields
+
+    def release(self, minor: str) -> Release | None:
+        return next((r for r in self.releases if r.minor == minor), None)
+
+    def release_of(self, version: Version) -> Release | None:
+        return self.release(f"{version.major}.{version.minor}")
+
+    @property
+    def newest(self) -> Release:
+        return self.releases[-1]
+
+    def arches(self, variant: str, platform: str, torch: Version) -> ArchRule | None:
+        """The architecture list compiled into (variant, platform, torch), or None if unknown."""
+        for rule in self.arch_rules:
+            if rule.variant == variant and platform in rule.platforms and torch in rule.torch:
+                return rule
+        return None
+
+    def cuda_for_driver(self, driver: str) -> Version | None:
+        """The newest CUDA a driver branch supports (R550 -> 12.4), or None below the table."""
+        try:
+            major = int(driver.split(".", maxsplit=1)[0])
+        except ValueError:
+            return None
+        found: Version | None = None
+        for branch, cuda in self.driver_branches:
+            if major >= branch:
+                found = cuda
+        return found
+
+    def toolkit_driver_for_cuda(self, cuda: Version, os_name: str) -> str | None:
+        """The driver that ships with CUDA `cuda` (makes that variant native)."""
+        for variant in self.cuda_variants.values():
+            if variant.cuda == cuda:
+                return variant.toolkit_driver.get(os_name)
+        return None
+
+    def python_range(self) -> tuple[Version, Version]:
+        """Oldest and newest regular CPython minor any 2.x release publishes wheels for."""
+        minors = {
+            Version(py)
+            for release in self.releases
+            for platform in PLATFORMS
+            for py in release.pythons(platform)
+            if not py.endswith("t")
+        }
+        return min(minors), max(minors)
+
+
+def _read(name: str) -> dict[str, Any]:
+    text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    document: dict[str, Any] = tomllib.loads(text)
+    return document
+
+
+def _tuple(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value or ())
+
+
+def _release(raw: dict[str, Any]) -> Release:
+    return Release(
+        minor=raw["minor"],
+        patches=tuple(Version(p) for p in raw["patches"]),
+        python=_tuple(raw.get("python")),
+        free_threaded=_tuple(raw.get("free_threaded")),
+        python_extra={k: _tuple(v) for k, v in raw.get("python_extra", {}).items()},
+        variants={k: _tuple(v) for k, v in raw.get("variants", {}).items()},
+        only_in_patches={
+            k: tuple(Version(p) for p in v) for k, v in raw.get("only_in_patches", {}).items()
+        },
+        glibc=raw.get("glibc"),
+        glibc_by_variant=dict(raw.get("glibc_by_variant", {})),
+        macos_arm64_min=raw.get("macos_arm64_min"),
+        companions={
+            Version(patch): Companions(c["torchvision"], c["torchaudio"], c["source"])
+            for patch, c in raw.get("companions", {}).items()
+        },
+        source=raw["source"],
+        unverified=_tuple(raw.get("unverified")),
+    )
+
+
+def _arch_rule(raw: dict[str, Any]) -> ArchRule:
+    return ArchRule(
+        variant=raw["variant"],
+        platforms=_tuple(raw["platforms"]),
+        torch=SpecifierSet(raw["torch"]),
+        sass=tuple(ComputeCapability.parse(cc) for cc in raw.get("sass", ())),
+        ptx=tuple(ComputeCapability.parse(cc) for cc in raw.get("ptx", ())),
+        source=raw["source"],
+        unverified=bool(raw.get("unverified", False)),
+        unverified_ptx=bool(raw.get("unverified_ptx", False)),
+    )
+
+
+@cache
+def load() -> ReleaseData:
+    """Parse the data files once per process."""
+    sources = _read("sources.toml")["sources"]
+    torch = _read("torch.toml")
+    cuda = _read("cuda.toml")
+    variants = {
+        raw["name"]: CudaVariant(
+            name=raw["name"],
+            cuda=Version(raw["cuda"]),
+            toolkit=raw["toolkit"],
+            toolkit_driver=dict(raw["toolkit_driver"]),
+            floor=dict(raw["floor"]),
+            source=raw["source"],
+            unverified=_tuple(raw.get("unverified")),
+        )
+        for raw in cuda["variant"]
+    }
+    releases = tuple(sorted((_release(r) for r in torch["release"]), key=lambda r: r.version))
+    branches = cuda["driver_branches"]
+    return ReleaseData(
+        sources=dict(sources),
+        releases=releases,
+        cuda_variants=variants,
+        arch_rules=tuple(_arch_rule(r) for r in torch["arches"]),
+        driver_branches=tuple((int(b), Version(c)) for b, c in branches["branches"]),
+        driver_branches_source=branches["source"],
+        rocm_targets={k: _tuple(v) for k, v in cuda["rocm"]["targets"].items()},
+        rocm_source=cuda["rocm"]["source"],
+        raw_sources={
+            "release": [r["source"] for r in torch["release"]],
+            "companions": [
+                c["source"] for r in torch["release"] for c in r.get("companions", {}).values()
+            ],
+            "arches": [r["source"] for r in torch["arches"]],
+            "variant": [v["source"] for v in cuda["variant"]],
+            "driver_branches": [branches["source"]],
+            "rocm": [cuda["rocm"]["source"]],
+        },
+    )
+
+
+def cuda_variant_of(variant: Variant) -> str | None:
+    """The cuda.toml key of a CUDA variant (cu126), or None for cpu/rocm/xpu."""
+    return variant.tag if variant.kind is VariantKind.CUDA else None

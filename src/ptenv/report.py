@@ -1,0 +1,169 @@
+"""Rendering: Rich for people (stdout), versioned JSON for machines. The only rich importer.
+
+Rich is imported lazily so the --json paths never pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ptenv.models import Finding, Machine, Severity, VenvInfo, to_jsonable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+DOCTOR_SCHEMA = "ptenv.doctor/1"
+_SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def emit_json(document: dict[str, Any]) -> None:
+    """One JSON document on stdout, nothing else."""
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+
+
+def machine_json(machine: Machine) -> dict[str, Any]:
+    document: dict[str, Any] = to_jsonable(machine)
+    document["platform"] = machine.platform
+    document["nvidia"]["visible_gpu_count"] = len(machine.nvidia.visible_gpus)
+    return document
+
+
+def doctor_document(
+    machine: Machine, venv: VenvInfo | None, findings: Sequence[Finding]
+) -> dict[str, Any]:
+    return {
+        "schema": DOCTOR_SCHEMA,
+        "machine": machine_json(machine),
+        "venv": to_jsonable(venv) if venv is not None else None,
+        "findings": [
+            {"code": f.code, "severity": f.severity.value, "message": f.message, "fix": f.fix}
+            for f in findings
+        ],
+    }
+
+
+def error_document(schema: str, code: str, message: str, hint: str) -> dict[str, Any]:
+    return {"schema": schema, "error": {"code": code, "message": message, "hint": hint}}
+
+
+def print_error(message: str, hint: str) -> None:
+    """One clear sentence and a hint, on stderr."""
+    sys.stderr.write(f"error: {message}\n")
+    if hint:
+        sys.stderr.write(f"hint: {hint}\n")
+
+
+def _size(value: int | None) -> str:
+    return "?" if value is None else f"{value / 2**30:.1f} GiB"
+
+
+def render_doctor(machine: Machine, venv: VenvInfo | None, findings: Sequence[Finding]) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    out = console()
+    os_info, python, cpu = machine.os, machine.python, machine.cpu
+    distro = " ".join(p for p in (os_info.distro_id, os_info.distro_version) if p)
+    libc = " ".join(p for p in (os_info.libc_name, os_info.libc_version) if p)
+    where = ", ".join(p for p in (os_info.container, "WSL2" if os_info.wsl else None) if p)
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    host = f"{os_info.system} {os_info.release}".strip()
+    summary.add_row("Host", " · ".join(p for p in (host, distro, machine.arch, libc, where) if p))
+    summary.add_row(
+        "Python",
+        " · ".join(
+            p
+            for p in (
+                f"{python.implementation} {python.version}"
+                + (" (free-threaded)" if python.free_threaded else ""),
+                python.executable or "",
+                "venv" if python.in_venv else "",
+            )
+            if p
+        ),
+    )
+    cores = f"{cpu.physical_cores or '?'} cores / {cpu.logical_cores or '?'} threads"
+    summary.add_row(
+        "CPU", " · ".join(p for p in (cpu.model or "unknown", cores, " ".join(cpu.flags)) if p)
+    )
+    summary.add_row(
+        "Memory",
+        f"{_size(machine.memory.available_bytes)} free of {_size(machine.memory.total_bytes)}",
+    )
+    disk = f"{_size(machine.storage.free_bytes)} free at {machine.storage.path}"
+    if machine.storage.shm_bytes is not None:
+        disk += f" · /dev/shm {_size(machine.storage.shm_bytes)}"
+    summary.add_row("Disk", disk)
+    nvidia = machine.nvidia
+    driver = "none"
+    if nvidia.driver_version:
+        driver = (
+            f"{nvidia.driver_version} (CUDA {nvidia.cuda_driver_version or '?'}) from "
+            f"{nvidia.sources.get('driver_version', '?')}"
+        )
+    summary.add_row("NVIDIA driver", driver)
+    if machine.overridden:
+        summary.add_row("Overridden", ", ".join(machine.overridden) + " (target machine)")
+    if venv is not None:
+        torch = venv.torch
+        what = "no torch"
+        if torch is not None:
+            what = f"torch {torch.version}" + (f" · CUDA {torch.cuda}" if torch.cuda else "")
+        summary.add_row("Venv", f"{venv.path} · Python {venv.python_version} · {what}")
+    out.print(summary)
+    if nvidia.gpus:
+        out.print(_gpu_table(machine))
+    out.print()
+    if not findings:
+        out.print("[green]No findings: nothing wrong was detected.[/green]")
+    for item in findings:
+        style = _SEVERITY_STYLE[item.severity]
+        out.print(
+            f"[{style}]{item.severity.value:>7}[/{style}] [bold]{item.code}[/bold]: {item.message}",
+            markup=True,
+        )
+        out.print(f"         fix: {item.fix}", markup=False)
+
+
+def _gpu_table(machine: Machine) -> Any:
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title="GPUs", title_justify="left")
+    for column in ("#", "name", "CC", "memory", "temp", "power", "PCIe", "visible"):
+        table.add_column(column)
+    for gpu in machine.nvidia.gpus:
+        pcie = "?"
+        if gpu.pcie_gen_current is not None:
+            pcie = (
+                f"gen{gpu.pcie_gen_current}/{gpu.pcie_gen_max} "
+                f"x{gpu.pcie_width_current}/{gpu.pcie_width_max}"
+            )
+        memory = "?"
+        if gpu.memory_total_bytes is not None:
+            memory = (
+                f"{(gpu.memory_used_bytes or 0) / 2**30:.1f}/"
+                f"{gpu.memory_total_bytes / 2**30:.1f} GiB"
+            )
+        table.add_row(
+            str(gpu.index),
+            gpu.name or "?",
+            str(gpu.compute_capability) if gpu.compute_capability else "?",
+            memory,
+            f"{gpu.temperature_c} °C" if gpu.temperature_c is not None else "?",
+            f"{gpu.power_w:.0f}/{gpu.power_limit_w:.0f} W"
+            if gpu.power_w is not None and gpu.power_limit_w is not None
+            else "?",
+            pcie,
+            "yes" if gpu.visible else "no",
+        )
+    return table

@@ -1,0 +1,52 @@
+"""Each command as a short workflow of plain functions over values (nox's style).
+
+The CLI calls these; they raise PtenvError subclasses and never touch exit codes or output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ptenv import diagnose, releases
+from ptenv.errors import ExitCode
+from ptenv.models import Finding, Machine, Severity, VenvInfo
+from ptenv.probe import TargetOverrides, probe_machine
+from ptenv.probe.nvidia import Nvml, load_nvml
+from ptenv.probe.venv import default_venv, probe_venv
+
+
+@dataclass(frozen=True)
+class DoctorResult:
+    machine: Machine
+    venv: VenvInfo | None
+    findings: tuple[Finding, ...]
+
+    def exit_code(self, strict: bool) -> ExitCode:
+        failing = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
+        return (
+            ExitCode.FINDINGS if any(f.severity in failing for f in self.findings) else ExitCode.OK
+        )
+
+
+def doctor(
+    overrides: TargetOverrides,
+    venv: Path | None,
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    nvml_loader: Callable[[], Nvml | None] = load_nvml,
+) -> DoctorResult:
+    data = releases.load()
+    venv_path = venv if venv is not None else default_venv(env, cwd)
+    venv_info = probe_venv(venv_path) if venv_path is not None else None
+    machine = probe_machine(
+        env=env,
+        venv_target=venv_path or cwd / ".venv",
+        overrides=overrides,
+        data=data,
+        nvml_loader=nvml_loader,
+    )
+    findings = diagnose.diagnose(machine, venv_info, data)
+    return DoctorResult(machine, venv_info, tuple(findings))

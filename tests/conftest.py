@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ptenv import releases
+from ptenv.models import (
+    CpuInfo,
+    Machine,
+    MemoryInfo,
+    NvidiaInfo,
+    OsInfo,
+    PythonInfo,
+    StorageInfo,
+    Toolchain,
+)
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def data() -> releases.ReleaseData:
+    return releases.load()
+
+
+def make_machine(**changes: object) -> Machine:
+    """A plain Linux x86_64 box with Python 3.12, no GPU; tests change what they need."""
+    base = Machine(
+        os=OsInfo(
+            system="linux",
+            release="6.8.0",
+            distro_id="ubuntu",
+            distro_version="24.04",
+            libc_name="glibc",
+            libc_version="2.39",
+        ),
+        arch="x86_64",
+        python=PythonInfo(
+            version="3.12.4", executable="/usr/bin/python3", include_dir_has_python_h=True
+        ),
+        cpu=CpuInfo("Test CPU", 8, 16, ("avx2",)),
+        memory=MemoryInfo(64 * 2**30, 60 * 2**30),
+        storage=StorageInfo("/tmp", 100 * 10**9, 8 * 2**30),
+        toolchain=Toolchain("/usr/bin/cc", "/usr/bin/c++"),
+        nvidia=NvidiaInfo(),
+    )
+    from dataclasses import replace
+
+    return replace(base, **changes)  # type: ignore[arg-type]
