@@ -164,6 +164,85 @@ def doctor(
     _guarded("ptenv.doctor/1", as_json, body)
 
 
+TorchOption = Annotated[
+    str, typer.Option("--torch", help="Torch version or range: latest, 2.5, 2.5.1, '>=2.3,<2.6'.")
+]
+CudaOption = Annotated[
+    str, typer.Option("--cuda", help="Variant: auto, cpu, cu126 (or 12.6), rocm6.4, xpu.")
+]
+WithOption = Annotated[
+    str, typer.Option("--with", help="Companions to pin with torch: torchvision,torchaudio.")
+]
+
+
+@app.command()
+def plan(
+    torch: TorchOption = "latest",
+    cuda: CudaOption = "auto",
+    with_packages: WithOption = "",
+    as_json: JsonOption = False,
+    os_name: OsOption = None,
+    arch: ArchOption = None,
+    python: PythonOption = None,
+    driver: DriverOption = None,
+    gpu: GpuOption = None,
+) -> None:
+    """Which torch build fits this machine (or a target machine), and why. Offline.
+
+    Exit status: 0 a plan, 2 bad usage, 3 no compatible build.
+    """
+    overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
+    companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
+
+    def body() -> int:
+        from ptenv import report, workflows  # noqa: PLC0415
+        from ptenv.models import Request  # noqa: PLC0415
+
+        request = Request(torch=torch, cuda=cuda, with_packages=companions)
+        result = workflows.plan(overrides, request, env=dict(os.environ), cwd=Path.cwd())
+        if as_json:
+            report.emit_json(report.plan_document(result.plan, result.machine))
+        else:
+            report.render_plan(result.plan, result.machine)
+        return int(ExitCode.OK)
+
+    _guarded("ptenv.plan/1", as_json, body)
+
+
+@app.command()
+def matrix(
+    torch: Annotated[
+        str | None, typer.Option("--torch", help="One release line, e.g. 2.14.", show_default=False)
+    ] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--platform",
+            help="linux-x86_64, linux-aarch64, windows-x86_64, macos-arm64, "
+            "macos-x86_64 (default: this machine's).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The release knowledge: torch x variant x platform x GPU architectures."""
+
+    def body() -> int:
+        from ptenv import matrix as matrix_module  # noqa: PLC0415
+        from ptenv import releases, report  # noqa: PLC0415
+        from ptenv.probe.host import this_platform  # noqa: PLC0415
+
+        target = platform or this_platform()
+        rows = matrix_module.matrix(releases.load(), target, torch)
+        if as_json:
+            report.emit_json(report.matrix_document(target, rows))
+        else:
+            report.render_matrix(target, rows, matrix_module.variant_order(rows))
+        return int(ExitCode.OK)
+
+    _guarded("ptenv.matrix/1", as_json, body)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

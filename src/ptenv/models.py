@@ -185,8 +185,15 @@ class Machine:
 
     @property
     def platform(self) -> str:
-        """The release-data platform key, e.g. linux-x86_64."""
-        return f"{self.os.system}-{self.arch}"
+        """The release-data platform key: linux-x86_64, linux-aarch64, macos-arm64 ..."""
+        return platform_key(self.os.system, self.arch)
+
+
+def platform_key(system: str, arch: str) -> str:
+    """Apple calls aarch64 arm64, and so do the wheel tags: macos-arm64."""
+    if system == "macos" and arch == "aarch64":
+        return "macos-arm64"
+    return f"{system}-{arch}"
 
 
 @dataclass(frozen=True)
@@ -287,3 +294,28 @@ class VenvInfo:
     python_h: bool
     distributions: dict[str, tuple[str, ...]]  # normalised name -> installed versions
     torch: TorchInstall | None
+
+
+DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for: plan, install and their flags become one of these."""
+
+    torch: str = "latest"  # "2.5", "2.5.1", ">=2.3,<2.6"
+    cuda: str = "auto"  # auto | cpu | cu126 | 12.6 | rocm6.4 | xpu
+    with_packages: tuple[str, ...] = ()  # torchvision, torchaudio
+    index_base: str = DEFAULT_INDEX_BASE
+
+
+@dataclass(frozen=True)
+class Plan:
+    torch: str  # "2.14.1"
+    variant: Variant
+    index_url: str
+    packages: tuple[str, ...]  # exact pins: torch==2.14.1+cu126
+    python: str  # "3.12" or "3.14t"
+    platform: str  # linux-x86_64
+    reasons: tuple[str, ...]
+    warnings: tuple[str, ...]

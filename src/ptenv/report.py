@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ptenv.models import Finding, Machine, Severity, VenvInfo, to_jsonable
+from ptenv.matrix import Row
+from ptenv.models import Finding, Machine, Plan, Severity, VenvInfo, to_jsonable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -167,3 +168,118 @@ def _gpu_table(machine: Machine) -> Any:
             "yes" if gpu.visible else "no",
         )
     return table
+
+
+PLAN_SCHEMA = "ptenv.plan/1"
+MATRIX_SCHEMA = "ptenv.matrix/1"
+
+
+def plan_document(plan: Plan, machine: Machine) -> dict[str, Any]:
+    return {
+        "schema": PLAN_SCHEMA,
+        "torch": plan.torch,
+        "variant": plan.variant.tag,
+        "index_url": plan.index_url,
+        "packages": list(plan.packages),
+        "python": plan.python,
+        "platform": plan.platform,
+        "machine": machine_json(machine),
+        "reasons": list(plan.reasons),
+        "warnings": list(plan.warnings),
+    }
+
+
+def render_plan(plan: Plan, machine: Machine) -> None:
+    out = console()
+    target = (
+        " (target overrides: " + ", ".join(machine.overridden) + ")" if machine.overridden else ""
+    )
+    out.print(
+        f"[bold]torch {plan.torch}[/bold] · [bold]{plan.variant}[/bold] · Python "
+        f"{plan.python} · {plan.platform}{target}"
+    )
+    out.print(f"index: {plan.index_url}", markup=False)
+    out.print("pins:  " + " ".join(plan.packages), markup=False)
+    out.print()
+    out.print("[bold]Why[/bold]")
+    for number, reason in enumerate(plan.reasons, 1):
+        out.print(f"  {number}. {reason}", markup=False)
+    if plan.warnings:
+        out.print("[bold yellow]Warnings[/bold yellow]")
+        for warning in plan.warnings:
+            out.print(f"  - {warning}", markup=False)
+    out.print()
+    out.print(
+        "Install by hand: uv pip install "
+        + " ".join(plan.packages)
+        + f" --index-url {plan.index_url}",
+        markup=False,
+    )
+
+
+def matrix_document(platform: str, rows: Sequence[Row]) -> dict[str, Any]:
+    return {
+        "schema": MATRIX_SCHEMA,
+        "platform": platform,
+        "releases": [
+            {
+                "torch": row.torch,
+                "patches": list(row.patches),
+                "python": list(row.python),
+                "variants": [
+                    {
+                        "variant": cell.variant,
+                        "cuda": cell.cuda,
+                        "sass": [str(cc) for cc in cell.sass],
+                        "ptx": [str(cc) for cc in cell.ptx],
+                        "arch_known": cell.arch_known,
+                        "unverified": cell.unverified,
+                        "only_in_patches": list(cell.only_in),
+                        "source": cell.source,
+                    }
+                    for cell in row.cells
+                ],
+            }
+            for row in rows
+        ],
+    }
+
+
+def render_matrix(platform: str, rows: Sequence[Row], columns: Sequence[str]) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    cuda_columns = [c for c in columns if c.startswith("cu")]
+    table = Table(
+        title=f"PyTorch builds for {platform}: GPU architectures (SASS range, +PTX)",
+        title_justify="left",
+    )
+    table.add_column("torch", style="bold", no_wrap=True)
+    table.add_column("Python", no_wrap=True)
+    for column in ["cpu", *cuda_columns]:
+        table.add_column(column, no_wrap=True)
+    table.add_column("ROCm / XPU")
+    for row in rows:
+        by_variant = {cell.variant: cell for cell in row.cells}
+        pythons = [p for p in row.python if not p.endswith("t")]
+        python = f"{pythons[0]}-{pythons[-1]}" if pythons else "?"
+        cells = []
+        for column in ["cpu", *cuda_columns]:
+            cell = by_variant.get(column)
+            text = cell.summary if cell else ""
+            if cell and cell.only_in:
+                text += " (" + ",".join(cell.only_in) + ")"
+            cells.append(text)
+        others = " ".join(
+            c.variant + ("*" if c.unverified else "")
+            for c in row.cells
+            if not c.variant.startswith("cu") and c.variant != "cpu"
+        )
+        table.add_row(row.patches[-1], python, *cells, others)
+    out = console()
+    out.width = max(out.width, 170)  # a wide table: wider than a pipe's default 80 columns
+    out.print(table)
+    out.print(
+        "? = architecture list unknown · * = UNVERIFIED in the release data · "
+        "(x.y.z) = only in those patches",
+        markup=False,
+    )

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from ptenv import diagnose, releases
 from ptenv.errors import ExitCode
-from ptenv.models import Finding, Machine, Severity, VenvInfo
+from ptenv.models import Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.nvidia import Nvml, load_nvml
 from ptenv.probe.venv import default_venv, probe_venv
+from ptenv.resolve import resolve
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,24 @@ def doctor(
     )
     findings = diagnose.diagnose(machine, venv_info, data)
     return DoctorResult(machine, venv_info, tuple(findings))
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    machine: Machine
+    plan: Plan
+
+
+def plan(
+    overrides: TargetOverrides,
+    request: Request,
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    nvml_loader: Callable[[], Nvml | None] = load_nvml,
+) -> PlanResult:
+    data = releases.load()
+    machine = probe_machine(
+        env=env, venv_target=cwd / ".venv", overrides=overrides, data=data, nvml_loader=nvml_loader
+    )
+    return PlanResult(machine, resolve(machine, request, data))

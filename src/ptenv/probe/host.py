@@ -15,7 +15,15 @@ import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
 
-from ptenv.models import CpuInfo, MemoryInfo, OsInfo, PythonInfo, StorageInfo, Toolchain
+from ptenv.models import (
+    CpuInfo,
+    MemoryInfo,
+    OsInfo,
+    PythonInfo,
+    StorageInfo,
+    Toolchain,
+    platform_key,
+)
 from ptenv.probe._files import read_text
 
 _ARCH_ALIASES = {
@@ -261,3 +269,9 @@ def probe_toolchain(env: Mapping[str, str]) -> Toolchain:
         c = c or shutil.which("cl")
         cxx = cxx or shutil.which("cl")
     return Toolchain(c, cxx, cuda_dirs_in_library_path(env.get("LD_LIBRARY_PATH", "")))
+
+
+def this_platform() -> str:
+    """This host's release-data platform key, e.g. linux-x86_64 (no other probing)."""
+    system = normalize_os(platform.system()) or platform.system().lower()
+    return platform_key(system, probe_arch())

@@ -41,6 +41,7 @@ class Companions:
     torchvision: str
     torchaudio: str
     source: str
+    untagged: tuple[str, ...] = ()  # single py3-none wheels: pinned without a local tag
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,9 @@ def _release(raw: dict[str, Any]) -> Release:
         glibc_by_variant=dict(raw.get("glibc_by_variant", {})),
         macos_arm64_min=raw.get("macos_arm64_min"),
         companions={
-            Version(patch): Companions(c["torchvision"], c["torchaudio"], c["source"])
+            Version(patch): Companions(
+                c["torchvision"], c["torchaudio"], c["source"], _tuple(c.get("untagged"))
+            )
             for patch, c in raw.get("companions", {}).items()
         },
         source=raw["source"],

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ptenv.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PTENV_OS", "PTENV_ARCH", "PTENV_PYTHON", "PTENV_DRIVER", "PTENV_GPU"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_plan_json_contract() -> None:
+    result = runner.invoke(
+        app, ["plan", "--json", "--gpu", "8.6", "--driver", "550.54.15", "--python", "3.12"]
+    )
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert set(document) == {
+        "schema",
+        "torch",
+        "variant",
+        "index_url",
+        "packages",
+        "python",
+        "platform",
+        "machine",
+        "reasons",
+        "warnings",
+    }
+    assert document["schema"] == "ptenv.plan/1"
+    assert document["packages"] == ["torch==2.14.1+cu126"]
+    assert document["machine"]["overridden"] == ["python", "driver", "gpu"]
+
+
+def test_plan_rich_output_lists_reasons() -> None:
+    result = runner.invoke(app, ["plan", "--gpu", "6.1", "--driver", "580.95.05"])
+    assert result.exit_code == 0
+    assert "Why" in result.stdout and "sm_61" in result.stdout
+
+
+def test_no_compatible_build_exits_3_with_json_error() -> None:
+    result = runner.invoke(
+        app, ["plan", "--json", "--torch", "2.14", "--gpu", "12.0", "--driver", "575.57.08"]
+    )
+    assert result.exit_code == 3
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "no-compatible-build"
+    assert "pin torch <= 2.11.0" in error["hint"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--cuda", "cu999"],
+        ["--torch", "1.13"],
+        ["--gpu", "sm_x"],
+        ["--driver", "five"],
+        ["--python", "3.7"],
+        ["--with", "numpy"],
+    ],
+)
+def test_plan_usage_errors_exit_2(args: list[str]) -> None:
+    result = runner.invoke(
+        app, ["plan", "--gpu", "none", *args] if "--gpu" not in args else ["plan", *args]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.output
+
+
+def test_matrix_json() -> None:
+    result = runner.invoke(
+        app, ["matrix", "--json", "--platform", "linux-x86_64", "--torch", "2.14"]
+    )
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["schema"] == "ptenv.matrix/1"
+    (row,) = document["releases"]
+    cu126 = next(v for v in row["variants"] if v["variant"] == "cu126")
+    assert cu126["sass"] == ["5.0", "6.0", "7.0", "7.5", "8.0", "8.6", "9.0"]
+
+
+def test_matrix_table_for_people() -> None:
+    result = runner.invoke(app, ["matrix", "--platform", "linux-aarch64"])
+    assert result.exit_code == 0
+    assert "cu130" in result.stdout and "8.0-12.0+PTX" in result.stdout
+
+
+def test_matrix_bad_platform() -> None:
+    result = runner.invoke(app, ["matrix", "--platform", "solaris"])
+    assert result.exit_code == 2
