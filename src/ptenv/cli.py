@@ -13,6 +13,7 @@ import typer
 
 from ptenv import __version__
 from ptenv.errors import ExitCode, PtenvError
+from ptenv.models import DEFAULT_INDEX_BASE
 from ptenv.probe.overrides import TargetOverrides
 
 app = typer.Typer(
@@ -180,6 +181,18 @@ def plan(
     torch: TorchOption = "latest",
     cuda: CudaOption = "auto",
     with_packages: WithOption = "",
+    index_base: Annotated[
+        str,
+        typer.Option(
+            "--index-base", help="Wheel index root; the variant index is <base>/<variant>."
+        ),
+    ] = DEFAULT_INDEX_BASE,
+    verify_index: Annotated[
+        bool,
+        typer.Option(
+            "--verify-index", help="Read the chosen index and confirm the wheels exist (network)."
+        ),
+    ] = False,
     as_json: JsonOption = False,
     os_name: OsOption = None,
     arch: ArchOption = None,
@@ -189,7 +202,8 @@ def plan(
 ) -> None:
     """Which torch build fits this machine (or a target machine), and why. Offline.
 
-    Exit status: 0 a plan, 2 bad usage, 3 no compatible build.
+    Exit status: 0 a plan, 2 bad usage, 3 no compatible build, 4 index unreachable
+    (--verify-index).
     """
     overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
     companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
@@ -198,8 +212,10 @@ def plan(
         from ptenv import report, workflows  # noqa: PLC0415
         from ptenv.models import Request  # noqa: PLC0415
 
-        request = Request(torch=torch, cuda=cuda, with_packages=companions)
-        result = workflows.plan(overrides, request, env=dict(os.environ), cwd=Path.cwd())
+        request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
+        result = workflows.plan(
+            overrides, request, env=dict(os.environ), cwd=Path.cwd(), verify_index=verify_index
+        )
         if as_json:
             report.emit_json(report.plan_document(result.plan, result.machine))
         else:

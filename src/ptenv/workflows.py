@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ptenv import diagnose, releases
 from ptenv.errors import ExitCode
+from ptenv.index import check_url, verify_plan
 from ptenv.models import Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.nvidia import Nvml, load_nvml
@@ -65,10 +66,16 @@ def plan(
     *,
     env: Mapping[str, str],
     cwd: Path,
+    verify_index: bool = False,
     nvml_loader: Callable[[], Nvml | None] = load_nvml,
 ) -> PlanResult:
     data = releases.load()
+    if verify_index:
+        check_url(request.index_base)
     machine = probe_machine(
         env=env, venv_target=cwd / ".venv", overrides=overrides, data=data, nvml_loader=nvml_loader
     )
-    return PlanResult(machine, resolve(machine, request, data))
+    chosen = resolve(machine, request, data)
+    if verify_index:
+        chosen = verify_plan(chosen, machine, data.newest.latest)
+    return PlanResult(machine, chosen)

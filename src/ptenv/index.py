@@ -1,0 +1,219 @@
+"""Reading a wheel index page (PEP 691 JSON, else PEP 503 HTML) with packaging's tags.
+
+Pure parsers over text (tested on captured pages) and one small fetch through urllib with a
+short timeout. Plain http is refused except on loopback addresses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from html.parser import HTMLParser
+
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
+
+from ptenv.errors import InstallFailed, NoCompatibleBuild, UsageError
+from ptenv.models import Machine, Plan
+
+ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01"
+)
+FETCH_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    filename: str
+    url: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class Wheel:
+    file: IndexFile
+    name: str
+    version: Version
+    tags: frozenset[Tag]
+
+
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._href = dict(attrs).get("href")
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.links.append((self._href, "".join(self._text).strip()))
+            self._href = None
+
+
+def _file(base_url: str, href: str, filename: str | None) -> IndexFile:
+    url, _, fragment = urllib.parse.urljoin(base_url, href).partition("#")
+    sha256 = fragment.split("=", 1)[1] if fragment.startswith("sha256=") else None
+    name = filename or urllib.parse.unquote(url.rsplit("/", 1)[-1])
+    return IndexFile(filename=name, url=url, sha256=sha256)
+
+
+def parse_simple_html(page_url: str, text: str) -> list[IndexFile]:
+    """PEP 503: every anchor is a file; its text is the filename, #sha256= the hash."""
+    parser = _Anchors()
+    parser.feed(text)
+    return [_file(page_url, href, label or None) for href, label in parser.links]
+
+
+def parse_simple_json(page_url: str, text: str) -> list[IndexFile]:
+    """PEP 691: {"files": [{"filename", "url", "hashes": {"sha256"}}]}."""
+    document = json.loads(text)
+    files = []
+    for entry in document.get("files", []):
+        url = urllib.parse.urljoin(page_url, entry["url"])
+        sha = (entry.get("hashes") or {}).get("sha256")
+        files.append(IndexFile(entry["filename"], url, sha))
+    return files
+
+
+def wheels(files: Iterable[IndexFile], project: str) -> list[Wheel]:
+    found = []
+    for file in files:
+        if not file.filename.endswith(".whl"):
+            continue
+        try:
+            name, version, _, tags = parse_wheel_filename(file.filename)
+        except InvalidWheelFilename:
+            continue
+        if name == canonicalize_name(project):
+            found.append(Wheel(file, name, version, tags))
+    return found
+
+
+def target_tags(machine: Machine) -> list[Tag]:
+    """Wheel tags the target interpreter accepts, most specific first."""
+    python = machine.python
+    major, minor = (int(part) for part in python.minor_version.split("."))
+    abi = f"cp{major}{minor}" + ("t" if python.free_threaded else "")
+    platforms = _platform_tags(machine)
+    tags = list(cpython_tags((major, minor), abis=[abi, "abi3", "none"], platforms=platforms))
+    tags += list(compatible_tags((major, minor), f"cp{major}{minor}", platforms=platforms))
+    return tags
+
+
+def _platform_tags(machine: Machine) -> list[str]:
+    arch = machine.arch
+    if machine.os.system == "windows":
+        return ["win_amd64" if arch == "x86_64" else "win_arm64"]
+    if machine.os.system == "macos":
+        mac_arch = "arm64" if arch == "aarch64" else "x86_64"
+        return [f"macosx_{v}_0_{a}" for v in range(30, 9, -1) for a in (mac_arch, "universal2")]
+    glibc_minor = 40
+    if machine.os.libc_version and "os" not in machine.overridden:
+        glibc_minor = int(machine.os.libc_version.split(".")[1])
+    tags = [f"manylinux_2_{k}_{arch}" for k in range(glibc_minor, 16, -1)]
+    return [*tags, f"manylinux2014_{arch}", f"linux_{arch}"]
+
+
+def pick(found: Sequence[Wheel], version: Version, tags: Sequence[Tag]) -> Wheel | None:
+    """The wheel of exactly `version` (local tag included) whose tags the target accepts."""
+    rank = {tag: i for i, tag in enumerate(tags)}
+    fitting = [w for w in found if w.version == version and w.tags & rank.keys()]
+    return min(fitting, key=lambda w: min(rank[t] for t in w.tags if t in rank), default=None)
+
+
+def check_url(url: str, insecure: bool = False) -> None:
+    """Refuse plain http except on loopback (or with --insecure)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme in {"https", "file"}:
+        return
+    if parts.scheme != "http":
+        raise UsageError(f"{url}: not an http(s) URL.", hint="Give an https:// index URL.")
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not (loopback or insecure):
+        raise UsageError(
+            f"{url}: plain http is refused (packages could be tampered with).",
+            hint="Use https, or --insecure if you trust this network.",
+        )
+
+
+def fetch_project(
+    index_url: str, project: str, timeout: float = FETCH_TIMEOUT_S
+) -> list[IndexFile]:
+    """The files of one project on an index (PEP 691 JSON preferred, PEP 503 HTML otherwise)."""
+    page = f"{index_url.rstrip('/')}/{canonicalize_name(project)}/"
+    request = urllib.request.Request(page, headers={"Accept": ACCEPT})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            kind = response.headers.get("Content-Type", "")
+            text = response.read().decode("utf-8", errors="replace")
+            final = response.geturl()
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return []
+        raise InstallFailed(
+            f"The index answered HTTP {error.code} for {page}.",
+            hint="Check --index-base / --mirror, or use --find-links.",
+        ) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise InstallFailed(
+            f"Cannot reach the index {page}: {reason}.",
+            hint="Check the network or use --mirror NAME / --find-links DIR.",
+        ) from None
+    if "json" in kind:
+        return parse_simple_json(final, text)
+    return parse_simple_html(final, text)
+
+
+def _pin_parts(pin: str) -> tuple[str, Version]:
+    name, _, version = pin.partition("==")
+    return name, Version(version)
+
+
+def verify_plan(plan: Plan, machine: Machine, newest_known: Version) -> Plan:
+    """Confirm each pinned wheel exists on the plan's index for the target's tags."""
+    tags = target_tags(machine)
+    reasons, warnings = list(plan.reasons), list(plan.warnings)
+    for pin in plan.packages:
+        name, version = _pin_parts(pin)
+        found = wheels(fetch_project(plan.index_url, name), name)
+        wheel = pick(found, version, tags)
+        if wheel is None:
+            held = sorted({str(w.version) for w in found}, key=Version)
+            raise NoCompatibleBuild(
+                f"{plan.index_url} has no {name} {version} wheel for Python {plan.python} on "
+                f"{plan.platform}.",
+                hint=f"It holds {name} "
+                + (", ".join(held[-8:]) if held else "nothing")
+                + "; pick another --torch, or another index.",
+            )
+        reasons.append(f"Index check: {wheel.file.filename} is on {plan.index_url}.")
+        if name == "torch":
+            newer = sorted({w.version for w in found if w.version.release > newest_known.release})
+            if newer:
+                warnings.append(
+                    f"The index holds torch {newer[-1]}, newer than ptenv's release "
+                    f"data ({newest_known}); its build matrix is not known to ptenv, "
+                    "so it was not considered. Update ptenv."
+                )
+    return replace(plan, reasons=tuple(reasons), warnings=tuple(warnings))
