@@ -24,7 +24,7 @@ class Cell:
     def summary(self) -> str:
         """'5.0-9.0', '7.5-12.0+PTX', 'cpu', '?' (unknown architectures)."""
         if not self.cuda:
-            return "yes"
+            return "yes*" if self.unverified else "yes"
         if not self.arch_known:
             return "?"
         text = f"{self.sass[0]}-{self.sass[-1]}" if len(self.sass) > 1 else str(self.sass[0])

@@ -283,3 +283,21 @@ def render_matrix(platform: str, rows: Sequence[Row], columns: Sequence[str]) ->
         "(x.y.z) = only in those patches",
         markup=False,
     )
+
+
+def matrix_markdown(platform: str, rows: Sequence[Row], columns: Sequence[str]) -> str:
+    """The matrix as a markdown table (docs/reference/matrix.md is generated from this)."""
+    header = ["torch", "Python", *columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        by_variant = {cell.variant: cell for cell in row.cells}
+        pythons = [p for p in row.python if not p.endswith("t")]
+        cells = [row.patches[-1], f"{pythons[0]}-{pythons[-1]}" if pythons else "?"]
+        for column in columns:
+            cell = by_variant.get(column)
+            text = cell.summary if cell else ""
+            if cell and cell.only_in:
+                text += " (" + ", ".join(cell.only_in) + ")"
+            cells.append(text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return f"### {platform}\n\n" + "\n".join(lines) + "\n"
