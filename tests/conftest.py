@@ -48,3 +48,15 @@ def make_machine(**changes: object) -> Machine:
     from dataclasses import replace
 
     return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def torch_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real venv with the real CPU torch wheel (skips when none can be had offline)."""
+    from tests.torch_venv import NoTorchWheel, build_torch_venv
+
+    root = tmp_path_factory.mktemp("torch")
+    try:
+        return build_torch_venv(root / "venv", root / "wheels")
+    except NoTorchWheel as reason:
+        pytest.skip(str(reason))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from types import ModuleType
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 DOCS = Path(__file__).parent.parent / "docs"
 
 
-def _generator():  # type: ignore[no-untyped-def]
+def _generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location("gen_reference", DOCS / "gen_reference.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -18,9 +19,11 @@ def _generator():  # type: ignore[no-untyped-def]
     return module
 
 
-@pytest.mark.parametrize("page", ["reference/matrix.md", "reference/findings.md",
-                                  "reference/exit-codes.md"])
+@pytest.mark.parametrize(
+    "page", ["reference/matrix.md", "reference/findings.md", "reference/exit-codes.md"]
+)
 def test_generated_page_is_current(page: str) -> None:
     build = _generator().PAGES[page]
     assert (DOCS / page).read_text(encoding="utf-8") == build(), (
-        f"docs/{page} is stale: run python docs/gen_reference.py")
+        f"docs/{page} is stale: run python docs/gen_reference.py"
+    )

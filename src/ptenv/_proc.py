@@ -10,7 +10,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 # Variables that would make a child interpreter or installer act on another environment.
@@ -34,6 +35,7 @@ class Completed:
     stdout: str
     stderr: str
     timed_out: bool = False
+    stopped: str | None = None  # why `should_stop` ended it early
 
     @property
     def ok(self) -> bool:
@@ -54,9 +56,13 @@ def run(
     timeout: float,
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
+    should_stop: Callable[[], str | None] | None = None,
+    poll_s: float = 0.25,
 ) -> Completed:
     """Run argv to completion or until timeout; never raise for the child's own failure.
 
+    `should_stop` is polled while the child runs; a non-empty answer kills the child's whole
+    process group and is returned as `stopped` (a per-stage deadline, say).
     Raises FileNotFoundError / PermissionError when the program cannot be started at all.
     """
     popen_kwargs: dict[str, object] = {}
@@ -74,12 +80,23 @@ def run(
         errors="replace",
         **popen_kwargs,  # type: ignore[call-overload]
     ) as process:
+        deadline = time.monotonic() + timeout
+        stdout = stderr = ""
         try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            stdout, stderr = process.communicate()
-            return Completed(tuple(argv), None, stdout, stderr, timed_out=True)
+            while True:
+                remaining = deadline - time.monotonic()
+                step = remaining if should_stop is None else min(poll_s, remaining)
+                try:
+                    stdout, stderr = process.communicate(timeout=max(step, 0.0))
+                    break
+                except subprocess.TimeoutExpired:
+                    reason = should_stop() if should_stop is not None else None
+                    if reason or time.monotonic() >= deadline:
+                        _kill_group(process)
+                        stdout, stderr = process.communicate()
+                        return Completed(
+                            tuple(argv), None, stdout, stderr, timed_out=True, stopped=reason
+                        )
         except BaseException:
             _kill_group(process)  # Ctrl-C: take the child's whole group down with us
             raise

@@ -259,6 +259,94 @@ def matrix(
     _guarded("ptenv.matrix/1", as_json, body)
 
 
+@app.command()
+def check(
+    venv: Annotated[
+        Path | None,
+        typer.Option(
+            "--venv",
+            help="Venv to check (default: $VIRTUAL_ENV, else ./.venv).",
+            show_default=False,
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="auto (cuda when available), cuda, cpu or mps.")
+    ] = "auto",
+    steps: Annotated[int, typer.Option("--steps", min=2, help="Training steps.")] = 50,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size.")] = 256,
+    no_compile: Annotated[bool, typer.Option("--no-compile", help="Train eagerly only.")] = False,
+    compile_mode: Annotated[
+        str,
+        typer.Option(
+            "--compile-mode", help="torch.compile mode: default, reduce-overhead, max-autotune."
+        ),
+    ] = "default",
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Inductor/Triton cache (default: ~/.cache/ptenv/compile).",
+            show_default=False,
+        ),
+    ] = None,
+    require_gpu: Annotated[
+        bool, typer.Option("--require-gpu", help="Exit 6 unless the check ran on an NVIDIA GPU.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds for the whole check.")
+    ] = 900.0,
+    as_json: JsonOption = False,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            "--junit",
+            help="Also write a JUnit XML file (one testcase per stage).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Prove the environment works: train the 784-500-10 MLP eagerly and with torch.compile.
+
+    Exit status: 0 all stages passed, 5 a stage failed, 6 --require-gpu and no usable GPU,
+    2 bad usage (no such venv, no interpreter in it).
+    """
+    if device not in ("auto", "cuda", "cpu", "mps"):
+        raise typer.BadParameter("use auto, cuda, cpu or mps", param_hint="--device")
+
+    def body() -> int:
+        from ptenv import report, workflows  # noqa: PLC0415
+        from ptenv.check import CheckOptions, default_cache_dir, junit_xml  # noqa: PLC0415
+
+        environment = dict(os.environ)
+        options = CheckOptions(
+            device=device,
+            steps=steps,
+            batch=batch,
+            compile=not no_compile,
+            compile_mode=compile_mode,
+            timeout=timeout,
+            cache_dir=cache_dir or default_cache_dir(environment),
+        )
+        result = workflows.check(
+            venv, options, require_gpu=require_gpu, env=environment, cwd=Path.cwd()
+        )
+        findings = result.doctor.findings
+        if junit is not None:
+            junit.write_text(junit_xml(result.report), encoding="utf-8")
+        if as_json:
+            report.emit_json(report.check_document(result.report, findings))
+        else:
+            report.render_check(result.report, findings)
+        if result.gpu_required_but_missing:
+            report.print_error(
+                "--require-gpu: the check did not run on an NVIDIA GPU.",
+                "Run `ptenv doctor` to see why no GPU is usable.",
+            )
+        return int(result.exit_code())
+
+    _guarded("ptenv.check/1", as_json, body)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -319,3 +319,29 @@ class Plan:
     platform: str  # linux-x86_64
     reasons: tuple[str, ...]
     warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StageResult:
+    name: str
+    ok: bool | None  # None: skipped
+    seconds: float
+    detail: dict[str, Any]
+    message: str = ""
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    ok: bool
+    device: str | None
+    venv: str
+    stages: tuple[StageResult, ...]
+    figures: dict[str, Any]
+    cache_dir: str | None
+    cache_warm: bool | None
+    seconds: float
+
+    @property
+    def failed_stage(self) -> StageResult | None:
+        return next((s for s in self.stages if s.ok is False), None)

@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ptenv.matrix import Row
-from ptenv.models import Finding, Machine, Plan, Severity, VenvInfo, to_jsonable
+from ptenv.models import (
+    CheckReport,
+    Finding,
+    Machine,
+    Plan,
+    Severity,
+    StageResult,
+    VenvInfo,
+    to_jsonable,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -301,3 +310,111 @@ def matrix_markdown(platform: str, rows: Sequence[Row], columns: Sequence[str]) 
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     return f"### {platform}\n\n" + "\n".join(lines) + "\n"
+
+
+CHECK_SCHEMA = "ptenv.check/1"
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], width: int = 40) -> str:
+    """A loss curve in one line of block characters."""
+    if not values:
+        return ""
+    step = max(1, len(values) // width)
+    sampled = list(values[::step])
+    low, high = min(sampled), max(sampled)
+    span = (high - low) or 1.0
+    return "".join(_SPARK[int((v - low) / span * (len(_SPARK) - 1))] for v in sampled)
+
+
+def check_document(report: CheckReport, findings: Sequence[Finding]) -> dict[str, Any]:
+    return {
+        "schema": CHECK_SCHEMA,
+        "ok": report.ok,
+        "device": report.device,
+        "venv": report.venv,
+        "seconds": round(report.seconds, 3),
+        "cache": {"dir": report.cache_dir, "warm": report.cache_warm},
+        "stages": [
+            {
+                "name": s.name,
+                "ok": s.ok,
+                "seconds": s.seconds,
+                "detail": s.detail,
+                **({"message": s.message, "fix": s.fix} if s.ok is False else {}),
+            }
+            for s in report.stages
+        ],
+        "figures": report.figures,
+        "findings": [
+            {"code": f.code, "severity": f.severity.value, "message": f.message, "fix": f.fix}
+            for f in findings
+        ],
+    }
+
+
+def _stage_figures(stage: StageResult) -> str:
+    detail = stage.detail
+    if stage.ok is None:
+        return f"skipped: {detail.get('skipped', '')}"
+    if stage.ok is False:
+        return stage.message
+    if stage.name == "import":
+        return f"torch {detail.get('torch')}" + (
+            f" · CUDA {detail['cuda']}" if detail.get("cuda") else ""
+        )
+    if stage.name == "device":
+        return f"{detail.get('device')} · {detail.get('name', '')}"
+    if stage.name == "numerics":
+        error = detail.get("relative_error", 0)
+        return f"{detail.get('size')}² matmul repeatable, rel. error {error:.1e}"
+    if stage.name in ("train_eager", "train_compiled"):
+        text = (
+            f"loss {detail.get('loss_first', 0):.3f} → {detail.get('loss_last', 0):.3f} · "
+            f"acc {detail.get('accuracy', 0):.3f} · {detail.get('step_ms', 0):.2f} ms/step"
+        )
+        if "compile_seconds" in detail:
+            text += f" · compile {detail['compile_seconds']:.1f} s"
+        return text
+    if stage.name == "figures":
+        parts = []
+        if detail.get("speedup"):
+            parts.append(f"compiled speed-up x{detail['speedup']:.2f}")
+        for dtype, value in (detail.get("matmul_tflops") or {}).items():
+            parts.append(f"{dtype} {value:.1f} TFLOP/s")
+        return " · ".join(parts)
+    return ""
+
+
+def render_check(report: CheckReport, findings: Sequence[Finding]) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    out = console()
+    for item in findings:
+        if item.severity is not Severity.INFO:
+            style = _SEVERITY_STYLE[item.severity]
+            out.print(f"[{style}]{item.severity.value}[/{style}] {item.code}: {item.message}")
+    table = Table(
+        title=f"ptenv check · {report.venv} · device {report.device or '?'}", title_justify="left"
+    )
+    for column in ("", "stage", "seconds", "result"):
+        table.add_column(column)
+    marks = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[dim]-[/dim]"}
+    for stage in report.stages:
+        table.add_row(marks[stage.ok], stage.name, f"{stage.seconds:.2f}", _stage_figures(stage))
+    out.print(table)
+    eager = next((s for s in report.stages if s.name == "train_eager" and s.ok), None)
+    if eager is not None and eager.detail.get("losses"):
+        out.print("loss " + sparkline(eager.detail["losses"]), markup=False)
+    if report.cache_dir:
+        out.print(
+            f"compile cache: {report.cache_dir} ({'warm' if report.cache_warm else 'cold'})",
+            markup=False,
+        )
+    failed = report.failed_stage
+    if failed is not None:
+        out.print(f"[bold red]FAILED[/bold red] at {failed.name}: {failed.message}")
+        if failed.fix:
+            out.print(f"fix: {failed.fix}", markup=False)
+    else:
+        out.print(f"[bold green]OK[/bold green] in {report.seconds:.1f} s")

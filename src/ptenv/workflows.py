@@ -6,16 +6,17 @@ The CLI calls these; they raise PtenvError subclasses and never touch exit codes
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ptenv import diagnose, releases
-from ptenv.errors import ExitCode
+from ptenv.check import CheckOptions, run_check
+from ptenv.errors import ExitCode, UsageError
 from ptenv.index import check_url, verify_plan
-from ptenv.models import Finding, Machine, Plan, Request, Severity, VenvInfo
+from ptenv.models import CheckReport, Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.nvidia import Nvml, load_nvml
-from ptenv.probe.venv import default_venv, probe_venv
+from ptenv.probe.venv import default_venv, probe_venv, validate_venv
 from ptenv.resolve import resolve
 
 
@@ -79,3 +80,44 @@ def plan(
     if verify_index:
         chosen = verify_plan(chosen, machine, data.newest.latest)
     return PlanResult(machine, chosen)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    doctor: DoctorResult
+    report: CheckReport
+    gpu_required_but_missing: bool
+
+    def exit_code(self) -> ExitCode:
+        if self.gpu_required_but_missing:
+            return ExitCode.NO_GPU
+        return ExitCode.OK if self.report.ok else ExitCode.CHECK_FAILED
+
+
+def check(
+    venv: Path | None,
+    options: CheckOptions,
+    *,
+    require_gpu: bool,
+    env: Mapping[str, str],
+    cwd: Path,
+    nvml_loader: Callable[[], Nvml | None] = load_nvml,
+) -> CheckResult:
+    venv_path = venv if venv is not None else default_venv(env, cwd)
+    if venv_path is None:
+        raise UsageError(
+            "No venv to check: --venv not given, $VIRTUAL_ENV unset and no ./.venv.",
+            hint="Pass --venv PATH, or create one with `ptenv install`.",
+        )
+    python = validate_venv(venv_path)
+    try:
+        found = doctor(TargetOverrides(), venv_path, env=env, cwd=cwd, nvml_loader=nvml_loader)
+    except UsageError:
+        # The static probe could not read the venv; the smoke test will say why, stage by stage.
+        machine_only = doctor(TargetOverrides(), None, env={}, cwd=cwd, nvml_loader=nvml_loader)
+        found = replace(machine_only, venv=None)
+    if require_gpu and options.device in ("auto", "cuda"):
+        options = replace(options, device="cuda")
+    report = run_check(python, venv_path.absolute(), options)
+    missing_gpu = require_gpu and report.device != "cuda"
+    return CheckResult(found, report, missing_gpu)

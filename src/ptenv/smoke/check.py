@@ -1,0 +1,451 @@
+"""ptenv's smoke test, run with the target venv's own interpreter. Imports torch; never ptenv.
+
+    <venv python> -X utf8 check.py --progress FILE [--device auto] [--steps 50] [--batch 256]
+                  [--no-compile] [--compile-mode default] [--cache-dir DIR]
+
+Trains the 784-500-10 MLP of the tutorial this project grew out of (Linear, ReLU, Linear,
+cross-entropy, SGD) eagerly and under torch.compile, on a deterministic synthetic 10-class
+dataset (nothing downloaded). Writes each stage's name to the progress file as it starts, so
+the parent can name the stage that crashed or hung, and prints exactly one line
+`PTENV_JSON=<document>` on stdout at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import sys
+import sysconfig
+import time
+import traceback
+import warnings
+from importlib import metadata
+from typing import Any, Callable
+
+SENTINEL = "PTENV_JSON="
+LOSS_FALL_FACTOR = 0.5  # the last loss must be at most half the first
+ACCURACY_BAR = 0.9  # on the synthetic dataset after training
+LOSS_AGREEMENT = 5e-2  # compiled vs eager losses, max absolute difference over the curve
+MATMUL_SIZE = 512
+_CUDA_LIB = re.compile(
+    r"lib(cudart|cublas|cublasLt|cudnn|nccl|nvrtc|cusparse|cufft|curand|"
+    r"cusolver|nvJitLink|cuda)\S*\.so"
+)
+
+
+class StageFailed(Exception):
+    def __init__(self, message: str, fix: str = "", detail: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.fix = fix
+        self.detail = detail or {}
+
+
+class Runner:
+    def __init__(self, progress_path: str) -> None:
+        self.progress_path = progress_path
+        self.stages: list[dict[str, Any]] = []
+        self.failed = False
+
+    def stage(self, name: str, body: Callable[[], dict[str, Any]], skip_reason: str = "") -> None:
+        with open(self.progress_path, "a", encoding="utf-8") as handle:
+            handle.write(name + "\n")
+        if self.failed or skip_reason:
+            self.stages.append(
+                {
+                    "name": name,
+                    "ok": None,
+                    "seconds": 0.0,
+                    "detail": {"skipped": skip_reason or "an earlier stage failed"},
+                }
+            )
+            return
+        start = time.perf_counter()
+        try:
+            detail = body()
+            ok, message, fix = True, "", ""
+        except StageFailed as error:
+            ok, message, fix, detail = False, str(error), error.fix, error.detail
+        except Exception as error:  # a failure of torch itself is the finding
+            ok, message, fix = False, f"{type(error).__name__}: {error}", ""
+            detail = {"traceback": traceback.format_exc(limit=6)[-3000:]}
+        result = {
+            "name": name,
+            "ok": ok,
+            "seconds": round(time.perf_counter() - start, 4),
+            "detail": detail,
+        }
+        if not ok:
+            result["message"] = message
+            result["fix"] = fix
+            self.failed = True
+        self.stages.append(result)
+
+
+def _loaded_cuda_libraries() -> list[str]:
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as handle:
+            paths = {line.split()[-1] for line in handle if _CUDA_LIB.search(line)}
+    except OSError:
+        return []
+    return sorted(paths)
+
+
+def stage_import(state: dict[str, Any]) -> dict[str, Any]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            import torch
+        except ImportError as error:
+            raise StageFailed(
+                f"torch cannot be imported: {error}",
+                fix="Install torch into this venv: ptenv install --venv ...",
+            ) from None
+    state["torch"] = torch
+    cuda_built = torch.backends.cuda.is_built()
+    libraries = _loaded_cuda_libraries()
+    prefix = os.path.realpath(sys.prefix)
+    foreign = [
+        p for p in libraries if not os.path.realpath(p).startswith(prefix) and "libcuda.so" not in p
+    ]
+    return {
+        "torch": torch.__version__,
+        "file": torch.__file__,
+        "cuda": torch.version.cuda,
+        "hip": getattr(torch.version, "hip", None),
+        "arch_list": torch.cuda.get_arch_list() if cuda_built else [],
+        "cuda_libraries": libraries,
+        "libraries_outside_venv": foreign,
+        "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
+    }
+
+
+def _sm_covered(capability: tuple[int, int], arch_list: list[str]) -> bool:
+    major, minor = capability
+    for entry in arch_list:
+        kind, _, digits = entry.partition("_")
+        if not digits.isdigit():
+            continue
+        code = (int(digits[:-1]), int(digits[-1]))
+        if kind == "sm" and code[0] == major and code[1] <= minor:
+            return True
+        if kind == "compute" and code <= (major, minor):
+            return True
+    return False
+
+
+def stage_device(state: dict[str, Any], requested: str) -> dict[str, Any]:
+    torch = state["torch"]
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    device = requested
+    if requested == "auto":
+        device = "cuda" if cuda else "cpu"
+    if device == "cuda" and not cuda:
+        raise StageFailed(
+            "CUDA was asked for but torch.cuda.is_available() is False "
+            f"(torch {torch.__version__}, CUDA {torch.version.cuda}).",
+            fix="Run `ptenv doctor` for the driver and build findings.",
+            detail={"device": "cuda", "cuda_available": False},
+        )
+    if device == "mps" and not mps:
+        raise StageFailed(
+            "MPS was asked for but is not available.",
+            fix="MPS needs Apple silicon and macOS 12.3 or newer.",
+        )
+    state["device"] = device
+    detail: dict[str, Any] = {"device": device, "cuda_available": cuda}
+    if device == "cuda":
+        index = torch.cuda.current_device()
+        props = torch.cuda.get_device_properties(index)
+        capability = (props.major, props.minor)
+        arch_list = torch.cuda.get_arch_list()
+        detail.update(
+            name=props.name,
+            capability=f"{props.major}.{props.minor}",
+            memory_bytes=props.total_memory,
+            count=torch.cuda.device_count(),
+            arch_list=arch_list,
+        )
+        if arch_list and not _sm_covered(capability, arch_list):
+            raise StageFailed(
+                f"{props.name} (sm_{props.major}{props.minor}) is not in this "
+                f"build's architectures {arch_list}.",
+                fix="Install a build that covers it: ptenv plan",
+                detail=detail,
+            )
+        state["capability"] = capability
+    else:
+        detail.update(
+            name=platform.processor() or platform.machine(), threads=torch.get_num_threads()
+        )
+    return detail
+
+
+def stage_numerics(state: dict[str, Any]) -> dict[str, Any]:
+    torch = state["torch"]
+    device = state["device"]
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(MATMUL_SIZE, MATMUL_SIZE, generator=generator)
+    b = torch.randn(MATMUL_SIZE, MATMUL_SIZE, generator=generator)
+    first = (a.to(device) @ b.to(device)).cpu()
+    second = (a.to(device) @ b.to(device)).cpu()
+    reference = a.double() @ b.double()
+    if not torch.isfinite(first).all():
+        raise StageFailed("The matmul produced NaN or Inf.", fix="Suspect the hardware.")
+    if not torch.equal(first, second):
+        raise StageFailed(
+            "The same matmul gave two different results (silent data corruption?).",
+            fix="Run the vendor's diagnostics (dcgmi diag -r 3).",
+        )
+    error = ((first.double() - reference).abs().max() / reference.abs().max()).item()
+    tolerance = 1e-3 if device == "cpu" else 1e-2  # TF32 may be on for CUDA
+    if error > tolerance:
+        raise StageFailed(
+            f"The matmul differs from a float64 reference by {error:.2e} (tolerance {tolerance}).",
+            fix="Suspect the hardware or the BLAS.",
+        )
+    return {"size": MATMUL_SIZE, "relative_error": error, "repeatable": True}
+
+
+def _dataset(torch: Any, samples: int) -> tuple[Any, Any]:
+    generator = torch.Generator().manual_seed(1234)
+    centers = torch.randn(10, 784, generator=generator) * 0.5
+    labels = torch.arange(samples) % 10
+    inputs = centers[labels] + torch.randn(samples, 784, generator=generator)
+    return inputs, labels
+
+
+def _model(torch: Any) -> Any:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(784, 500), torch.nn.ReLU(), torch.nn.Linear(500, 10))
+
+
+def _train(state: dict[str, Any], compiled: bool, mode: str) -> dict[str, Any]:
+    torch = state["torch"]
+    device = state["device"]
+    steps, batch = state["steps"], state["batch"]
+    inputs, labels = state["data"]
+    model = _model(torch).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step(x: Any, y: Any) -> Any:
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(forward(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    forward = torch.compile(model, mode=None if mode == "default" else mode) if compiled else model
+    losses, times = [], []
+    for index in range(steps):
+        start = (index * batch) % inputs.shape[0]
+        x = inputs[start : start + batch].to(device)
+        y = labels[start : start + batch].to(device)
+        began = time.perf_counter()
+        loss = step(x, y)
+        value = loss.item()  # synchronises
+        times.append(time.perf_counter() - began)
+        losses.append(value)
+    with torch.no_grad():
+        predictions = model(inputs.to(device)).argmax(dim=1).cpu()
+    accuracy = (predictions == labels).float().mean().item()
+    return {"losses": losses, "step_seconds": times, "accuracy": accuracy}
+
+
+def _judge_training(result: dict[str, Any], label: str) -> None:
+    first, last = result["losses"][0], result["losses"][-1]
+    if not all(v == v and abs(v) != float("inf") for v in result["losses"]):
+        raise StageFailed(
+            f"{label}: the loss became NaN or Inf.",
+            fix="Suspect the build or the hardware.",
+            detail=result,
+        )
+    if last > first * LOSS_FALL_FACTOR:
+        raise StageFailed(
+            f"{label}: the loss fell from {first:.3f} to {last:.3f}, not below "
+            f"{LOSS_FALL_FACTOR} of it.",
+            detail=result,
+        )
+    if result["accuracy"] < ACCURACY_BAR:
+        raise StageFailed(
+            f"{label}: accuracy {result['accuracy']:.3f} is under {ACCURACY_BAR}.", detail=result
+        )
+
+
+def stage_train_eager(state: dict[str, Any]) -> dict[str, Any]:
+    result = _train(state, compiled=False, mode="default")
+    state["eager"] = result
+    _judge_training(result, "eager training")
+    return _summary(result)
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    steady = result["step_seconds"][1:] or result["step_seconds"]
+    return {
+        "loss_first": result["losses"][0],
+        "loss_last": result["losses"][-1],
+        "accuracy": result["accuracy"],
+        "step_ms": statistics.median(steady) * 1000,
+        "first_step_ms": result["step_seconds"][0] * 1000,
+        "losses": result["losses"],
+    }
+
+
+def stage_compile_prerequisites(state: dict[str, Any]) -> dict[str, Any]:
+    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("clang++")
+    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("clang")
+    include = sysconfig.get_paths().get("include") or ""
+    python_h = os.path.isfile(os.path.join(include, "Python.h"))
+    detail: dict[str, Any] = {"cxx": cxx, "cc": cc, "python_h": python_h}
+    missing = []
+    if not cxx:
+        missing.append(("no C++ compiler", "install g++ (build-essential) or set CXX"))
+    if state["device"] == "cuda":
+        if not cc:
+            missing.append(("no C compiler for Triton", "install gcc or set CC"))
+        if not python_h:
+            missing.append(("Python.h missing", "install the python3.X-dev package"))
+        try:
+            detail["triton"] = metadata.version("triton")
+        except metadata.PackageNotFoundError:
+            missing.append(("Triton is not installed", "reinstall torch with its dependencies"))
+        if state.get("capability", (0, 0)) < (7, 0):
+            missing.append(
+                (
+                    "the GPU is older than compute capability 7.0 (no Triton)",
+                    "run with --no-compile on this GPU",
+                )
+            )
+    if missing:
+        raise StageFailed(
+            "torch.compile cannot work here: " + "; ".join(m for m, _ in missing) + ".",
+            fix="; ".join(f for _, f in missing) + ".",
+            detail=detail,
+        )
+    return detail
+
+
+def stage_train_compiled(state: dict[str, Any], mode: str) -> dict[str, Any]:
+    result = _train(state, compiled=True, mode=mode)
+    state["compiled"] = result
+    _judge_training(result, "compiled training")
+    eager = state["eager"]["losses"]
+    difference = max(abs(a - b) for a, b in zip(eager, result["losses"]))
+    summary = _summary(result)
+    summary.update(
+        compile_seconds=result["step_seconds"][0], mode=mode, max_loss_difference=difference
+    )
+    if difference > LOSS_AGREEMENT:
+        raise StageFailed(
+            f"Compiled and eager losses differ by {difference:.4f} (tolerance {LOSS_AGREEMENT}).",
+            fix="Report it to PyTorch with TORCHDYNAMO_VERBOSE=1 output.",
+            detail=summary,
+        )
+    return summary
+
+
+def _matmul_tflops(torch: Any, dtype: Any, size: int = 4096, repeat: int = 20) -> float:
+    a = torch.randn(size, size, device="cuda", dtype=dtype)
+    b = torch.randn(size, size, device="cuda", dtype=dtype)
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        a @ b
+    torch.cuda.synchronize()
+    seconds = (time.perf_counter() - start) / repeat
+    return 2 * size**3 / seconds / 1e12
+
+
+def stage_figures(state: dict[str, Any]) -> dict[str, Any]:
+    torch = state["torch"]
+    batch = state["batch"]
+    eager_ms = statistics.median(state["eager"]["step_seconds"][1:] or [0.0]) * 1000
+    figures: dict[str, Any] = {
+        "eager_step_ms": eager_ms,
+        "eager_samples_per_s": batch / (eager_ms / 1000) if eager_ms else None,
+    }
+    compiled = state.get("compiled")
+    if compiled:
+        compiled_ms = statistics.median(compiled["step_seconds"][1:] or [0.0]) * 1000
+        figures.update(
+            compiled_step_ms=compiled_ms,
+            compiled_samples_per_s=batch / (compiled_ms / 1000) if compiled_ms else None,
+            speedup=eager_ms / compiled_ms if compiled_ms else None,
+            compile_seconds=compiled["step_seconds"][0],
+        )
+    if state["device"] == "cuda":
+        figures["peak_memory_bytes"] = torch.cuda.max_memory_allocated()
+        tflops = {"fp32": _matmul_tflops(torch, torch.float32)}
+        if state.get("capability", (0, 0)) >= (7, 0):
+            tflops["fp16"] = _matmul_tflops(torch, torch.float16)
+        if torch.cuda.is_bf16_supported():
+            tflops["bf16"] = _matmul_tflops(torch, torch.bfloat16)
+        figures["matmul_tflops"] = tflops
+    else:
+        figures["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return figures
+
+
+def _cache(cache_root: str | None) -> dict[str, Any]:
+    """Point Inductor and Triton at a persistent per-torch-version cache; say if it was warm."""
+    if not cache_root:
+        return {"dir": None, "warm": None}
+    try:
+        version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        version = "none"
+    folder = os.path.join(
+        cache_root, f"torch-{version}-py{sys.version_info[0]}{sys.version_info[1]}"
+    )
+    inductor = os.path.join(folder, "inductor")
+    warm = os.path.isdir(inductor) and bool(os.listdir(inductor))
+    os.makedirs(inductor, exist_ok=True)
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = inductor
+    os.environ["TRITON_CACHE_DIR"] = os.path.join(folder, "triton")
+    return {"dir": folder, "warm": warm}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--progress", required=True)
+    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu", "mps"])
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--compile-mode", default="default")
+    parser.add_argument("--cache-dir", default=None)
+    args = parser.parse_args()
+    cache = _cache(None if args.no_compile else args.cache_dir)
+    state: dict[str, Any] = {"steps": args.steps, "batch": args.batch}
+    runner = Runner(args.progress)
+    runner.stage("import", lambda: stage_import(state))
+    runner.stage("device", lambda: stage_device(state, args.device))
+    runner.stage("numerics", lambda: stage_numerics(state))
+    if not runner.failed:
+        state["data"] = _dataset(state["torch"], max(args.batch * 8, 2048))
+    runner.stage("train_eager", lambda: stage_train_eager(state))
+    skip = "--no-compile" if args.no_compile else ""
+    runner.stage("compile_prerequisites", lambda: stage_compile_prerequisites(state), skip)
+    runner.stage("train_compiled", lambda: stage_train_compiled(state, args.compile_mode), skip)
+    runner.stage("figures", lambda: stage_figures(state))
+    document = {
+        "ok": not runner.failed,
+        "device": state.get("device"),
+        "cache": cache,
+        "stages": runner.stages,
+    }
+    sys.stdout.write(SENTINEL + json.dumps(document) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
