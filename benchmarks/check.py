@@ -47,8 +47,17 @@ def main() -> None:
     cold, warm, bare_cold, compile_cold = [], [], [], []
     for _ in range(args.runs):
         cache = Path(tempfile.mkdtemp(prefix="ptenv-bench-"))
-        argv = [ptenv, "check", "--venv", args.venv, "--device", "cpu", "--json",
-                "--cache-dir", str(cache)]
+        argv = [
+            ptenv,
+            "check",
+            "--venv",
+            args.venv,
+            "--device",
+            "cpu",
+            "--json",
+            "--cache-dir",
+            str(cache),
+        ]
         seconds, document = timed(argv)
         cold.append(seconds)
         figures = document.get("figures")
@@ -58,8 +67,18 @@ def main() -> None:
         shutil.rmtree(cache, ignore_errors=True)
         cache = Path(tempfile.mkdtemp(prefix="ptenv-bench-"))
         progress = cache / "progress"
-        bare = [python, "-X", "utf8", str(SCRIPT), "--progress", str(progress), "--device",
-                "cpu", "--cache-dir", str(cache)]
+        bare = [
+            python,
+            "-X",
+            "utf8",
+            str(SCRIPT),
+            "--progress",
+            str(progress),
+            "--device",
+            "cpu",
+            "--cache-dir",
+            str(cache),
+        ]
         bare_cold.append(timed(bare)[0])
         shutil.rmtree(cache, ignore_errors=True)
     timings = [
@@ -70,7 +89,8 @@ def main() -> None:
     print(f"Machine: {machine_line()}\n")
     print(markdown_table(timings, {timings[0].label: 60.0, timings[1].label: 15.0}))
     if compile_cold:
-        print(f"\nfirst compiled step (cold) median: {sorted(compile_cold)[len(compile_cold)//2]:.1f} s")
+        middle = sorted(compile_cold)[len(compile_cold) // 2]
+        print(f"\nfirst compiled step (cold) median: {middle:.1f} s")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import hashlib
 import html
 import json
 import threading
+import time
+import urllib.parse
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,6 +64,10 @@ class Index:
     url: str = ""  # http://127.0.0.1:PORT/whl
     requests: list[str] = field(default_factory=list)
     broken_hashes: set[str] = field(default_factory=set)  # filenames announced with a bad hash
+    served: list[str] = field(default_factory=list)  # wheel files downloaded
+    delay_s: float = 0.0  # wait before sending a wheel (to interrupt an install midway)
+    link_base: str | None = None  # page links point here instead of this server (a mirror
+    #                               whose pages link back upstream)
 
     def add(self, variant: str, filename: str, requires: tuple[str, ...] = ()) -> Path:
         folder = self.root / variant
@@ -74,15 +80,25 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: object) -> None:
             del format, args
 
+        def do_HEAD(self) -> None:
+            self._head_only = True
+            try:
+                self.do_GET()
+            finally:
+                self._head_only = False
+
         def do_GET(self) -> None:
             index.requests.append(self.path)
-            parts = [p for p in self.path.split("?")[0].split("/") if p]
-            if len(parts) == 3 and parts[0] == "whl":
+            path = urllib.parse.unquote(self.path.split("?")[0])
+            parts = [p for p in path.split("/") if p]
+            if len(parts) == 3 and parts[0] == "whl" and parts[2].endswith(".whl"):
+                file = index.root / parts[1] / parts[2]
+                if file.is_file():
+                    index.served.append(file.name)
+                    time.sleep(index.delay_s)
+                    return self._send(200, "application/octet-stream", file.read_bytes())
+            elif len(parts) == 3 and parts[0] == "whl":
                 return self._project(parts[1], parts[2])
-            if len(parts) == 4 and parts[0] == "whl" and parts[3].endswith(".whl"):
-                path = index.root / parts[1] / parts[3]
-                if path.is_file():
-                    return self._send(200, "application/octet-stream", path.read_bytes())
             return self._send(404, "text/plain", b"not found")
 
         def _project(self, variant: str, project: str) -> None:
@@ -97,7 +113,9 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
             entries = []
             for path in files:
                 digest = "0" * 64 if path.name in index.broken_hashes else sha256(path)
-                entries.append((path.name, f"/whl/{variant}/{path.name}", digest))
+                quoted = urllib.parse.quote(path.name)
+                base = index.link_base or ""
+                entries.append((path.name, f"{base}/whl/{variant}/{quoted}", digest))
             if "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", ""):
                 body = json.dumps(
                     {
@@ -122,7 +140,8 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if not getattr(self, "_head_only", False):
+                self.wfile.write(body)
 
     return Handler
 
@@ -131,6 +150,8 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
 def serve(root: Path) -> Iterator[Index]:
     index = Index(root)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(index))
+    server.daemon_threads = True  # a request held by delay_s must not hold up the shutdown
+    server.block_on_close = False
     index.url = f"http://127.0.0.1:{server.server_address[1]}/whl"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

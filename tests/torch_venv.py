@@ -68,3 +68,37 @@ def build_torch_venv(folder: Path, wheel_cache: Path) -> Path:
         timeout=600,
     )
     return folder
+
+
+def real_wheelhouse(cache: Path) -> Path:
+    """The CPU torch wheel and every wheel it depends on, for a loopback index.
+
+    torch comes from pip's find-links only (see local_torch_wheel); its dependencies are
+    small pure-Python wheels that pip fetches from its configured indexes.
+    """
+    wheel = local_torch_wheel(cache / "torch")
+    deps = cache / "deps"
+    deps.mkdir(parents=True, exist_ok=True)
+    if not any(deps.glob("*.whl")):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                str(wheel),
+                "--only-binary",
+                ":all:",
+                "-d",
+                str(deps),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise NoTorchWheel("cannot fetch torch's dependencies: " + done.stderr.strip()[-300:])
+    for extra in deps.glob("torch-*.whl"):
+        extra.unlink()  # the copy pip made of the torch wheel itself
+    return wheel

@@ -347,6 +347,140 @@ def check(
     _guarded("ptenv.check/1", as_json, body)
 
 
+@app.command()
+def install(
+    venv: Annotated[Path, typer.Option("--venv", help="The venv to create or update.")] = Path(
+        ".venv"
+    ),
+    python: Annotated[
+        str | None,
+        typer.Option(
+            "--python",
+            help="Interpreter for a new venv: X.Y or a path (default: the venv's own, "
+            "else the one running ptenv).",
+            show_default=False,
+        ),
+    ] = None,
+    torch: TorchOption = "latest",
+    cuda: CudaOption = "auto",
+    with_packages: WithOption = "",
+    installer: Annotated[
+        str, typer.Option("--installer", help="auto (uv, else pip), uv or pip.")
+    ] = "auto",
+    index_base: Annotated[
+        str,
+        typer.Option(
+            "--index-base", help="Wheel index root; the variant index is <base>/<variant>."
+        ),
+    ] = DEFAULT_INDEX_BASE,
+    mirror: Annotated[
+        str | None,
+        typer.Option(
+            "--mirror",
+            help="A named mirror of the PyTorch index: nju, aliyun, sjtu.",
+            show_default=False,
+        ),
+    ] = None,
+    find_links: Annotated[
+        Path | None,
+        typer.Option(
+            "--find-links",
+            help="Offline wheelhouse folder (no index is contacted).",
+            show_default=False,
+        ),
+    ] = None,
+    use_pip_config: Annotated[
+        bool,
+        typer.Option(
+            "--use-pip-config",
+            help="Use the index / extra-index / find-links pip is configured with.",
+        ),
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a plain-http index that is not on loopback.")
+    ] = False,
+    lock: Annotated[
+        Path | None,
+        typer.Option(
+            "--lock",
+            help="Reproduce this ptenv.lock exactly if it exists; else write the lock "
+            "here (default: ptenv.lock beside the venv).",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan and read the source; change nothing.")
+    ] = False,
+    no_check: Annotated[
+        bool, typer.Option("--no-check", help="Skip `ptenv check` after installing.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Replace a different torch build without asking.")
+    ] = False,
+    as_json: JsonOption = False,
+    driver: DriverOption = None,
+    gpu: GpuOption = None,
+) -> None:
+    """Create (or update) a venv with the torch build that fits, then prove it with a check.
+
+    Exit status: 0 done, 2 bad usage, 3 no compatible build, 4 install failed (network, index,
+    disk, installer), 5 the check failed, 130 interrupted. A failed or interrupted install
+    leaves the previous environment as it was.
+    """
+    overrides = TargetOverrides(driver=driver, gpu=gpu)
+    companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
+
+    def body() -> int:
+        import sys  # noqa: PLC0415
+
+        from ptenv import report, workflows  # noqa: PLC0415
+        from ptenv.install import InstallOptions  # noqa: PLC0415
+        from ptenv.models import Request  # noqa: PLC0415
+        from ptenv.sources import SourceOptions  # noqa: PLC0415
+
+        request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
+        options = InstallOptions(
+            venv=venv,
+            python=python,
+            installer=installer,
+            lock=lock,
+            dry_run=dry_run,
+            yes=yes,
+            source=SourceOptions(
+                index_base=index_base,
+                mirror=mirror,
+                find_links=find_links,
+                use_pip_config=use_pip_config,
+                insecure=insecure,
+            ),
+        )
+
+        def confirm(question: str) -> bool:
+            return sys.stdin.isatty() and typer.confirm(question, err=True)
+
+        outcome = workflows.install_and_check(
+            request,
+            overrides,
+            options,
+            then_check=not no_check,
+            env=dict(os.environ),
+            progress=report.progress_printer(),
+            confirm=confirm,
+        )
+        check_doc = None
+        if outcome.check is not None:
+            check_doc = report.check_document(outcome.check.report, outcome.check.doctor.findings)
+        if as_json:
+            report.emit_json(report.install_document(outcome.install, check_doc))
+        else:
+            report.render_install(outcome.install)
+            if outcome.check is not None:
+                report.render_check(outcome.check.report, outcome.check.doctor.findings)
+        return int(outcome.exit_code())
+
+    _guarded("ptenv.install/1", as_json, body)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ptenv.matrix import Row
@@ -24,6 +24,8 @@ from ptenv.models import (
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from ptenv.install import InstallResult
 
 DOCTOR_SCHEMA = "ptenv.doctor/1"
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -418,3 +420,65 @@ def render_check(report: CheckReport, findings: Sequence[Finding]) -> None:
             out.print(f"fix: {failed.fix}", markup=False)
     else:
         out.print(f"[bold green]OK[/bold green] in {report.seconds:.1f} s")
+
+
+INSTALL_SCHEMA = "ptenv.install/1"
+
+
+def progress_printer(quiet: bool = False) -> Callable[[str], None]:
+    """Progress lines on stderr (never stdout, so --json stays one document)."""
+    err = console(stderr=True)
+
+    def show(message: str) -> None:
+        if not quiet:
+            err.print(f"[dim]→[/dim] {message}", highlight=False)
+
+    return show
+
+
+def install_document(result: InstallResult, check: dict[str, Any] | None) -> dict[str, Any]:
+    plan = plan_document(result.plan, result.machine)
+    return {
+        "schema": INSTALL_SCHEMA,
+        "action": result.action,
+        "plan": plan,
+        "venv": str(result.venv),
+        "python": result.python,
+        "installer": result.installer,
+        "installed": [
+            {"name": i.name, "version": i.version, "source": i.source} for i in result.installed
+        ],
+        "lock": str(result.lock) if result.lock else None,
+        "seconds": result.seconds,
+        "warnings": list(result.plan.warnings) + list(result.warnings),
+        "check": check,
+    }
+
+
+def render_install(result: InstallResult) -> None:
+    out = console()
+    plan = result.plan
+    if result.action == "already-installed":
+        out.print(
+            f"[green]Already installed:[/green] {' '.join(plan.packages)} in "
+            f"{result.venv} — nothing to do."
+        )
+        return
+    verb = "Would install" if result.action == "dry-run" else "Installed"
+    out.print(
+        f"[bold]{verb}[/bold] {' '.join(plan.packages)} into {result.venv} "
+        f"(Python {plan.python}, {result.installer}, from {plan.index_url})"
+    )
+    for number, reason in enumerate(plan.reasons, 1):
+        out.print(f"  {number}. {reason}", markup=False)
+    for warning in (*plan.warnings, *result.warnings):
+        out.print(f"  [yellow]warning:[/yellow] {warning}")
+    if result.installed:
+        out.print("[bold]Where each distribution came from[/bold]")
+        for item in result.installed:
+            out.print(f"  {item.name} {item.version}  {item.source}", markup=False)
+    if result.lock:
+        out.print(f"lock: {result.lock}", markup=False)
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+    if timings:
+        out.print(f"[dim]{timings}[/dim]")

@@ -10,9 +10,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ptenv import diagnose, releases
+from ptenv import install as install_module
 from ptenv.check import CheckOptions, run_check
 from ptenv.errors import ExitCode, UsageError
 from ptenv.index import check_url, verify_plan
+from ptenv.install import InstallOptions, InstallResult
 from ptenv.models import CheckReport, Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.nvidia import Nvml, load_nvml
@@ -121,3 +123,48 @@ def check(
     report = run_check(python, venv_path.absolute(), options)
     missing_gpu = require_gpu and report.device != "cuda"
     return CheckResult(found, report, missing_gpu)
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    install: InstallResult
+    check: CheckResult | None
+
+    def exit_code(self) -> ExitCode:
+        return self.check.exit_code() if self.check is not None else ExitCode.OK
+
+
+def install_and_check(
+    request: Request,
+    overrides: TargetOverrides,
+    options: InstallOptions,
+    *,
+    then_check: bool,
+    env: Mapping[str, str],
+    progress: Callable[[str], None],
+    confirm: Callable[[str], bool],
+    nvml_loader: Callable[[], Nvml | None] = load_nvml,
+) -> InstallOutcome:
+    result = install_module.install(
+        request,
+        overrides,
+        options,
+        env=env,
+        progress=progress,
+        confirm=confirm,
+        nvml_loader=nvml_loader,
+    )
+    if not then_check or result.action != "installed":
+        return InstallOutcome(result, None)
+    progress("check: training the 784-500-10 MLP in the new venv")
+    from ptenv.check import default_cache_dir  # noqa: PLC0415
+
+    checked = check(
+        result.venv,
+        CheckOptions(cache_dir=default_cache_dir(env)),
+        require_gpu=False,
+        env=env,
+        cwd=result.venv.parent,
+        nvml_loader=nvml_loader,
+    )
+    return InstallOutcome(result, checked)

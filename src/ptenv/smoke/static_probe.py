@@ -14,10 +14,6 @@ import sys
 import sysconfig
 from importlib import metadata
 
-_WATCHED = re.compile(
-    r"^(torch|torchvision|torchaudio|triton|pytorch-triton.*|numpy|pynvml|"
-    r"nvidia-ml-py3?|nvidia-.*|cuda-.*)$"
-)
 _GENCODE = re.compile(r"arch=compute_(\d+)[a-z]?,code=(sm|compute)_(\d+)[a-z]?")
 _VERSION_FIELDS = ("__version__", "cuda", "hip", "rocm", "xpu", "git_version")
 
@@ -25,14 +21,18 @@ _VERSION_FIELDS = ("__version__", "cuda", "hip", "rocm", "xpu", "git_version")
 def _distributions() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for dist in metadata.distributions():
-        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
-        if _WATCHED.match(name):
+        name = re.sub(r"[-_.]+", "-", dist.metadata["Name"] or "").lower()
+        if name:
             found.setdefault(name, []).append(dist.version)
     return found
 
 
 def _torch_files() -> tuple[str | None, list[str], str, str | None]:
-    """(version.py text, requires, arch flags text, torch location) without importing torch."""
+    """(version.py text, requires, arch flags text, torch location) without importing torch.
+
+    A torch distribution without torch/version.py (a broken install) still reports its
+    metadata version, as `__version__ = '<version>'`.
+    """
     try:
         dist = metadata.distribution("torch")
     except metadata.PackageNotFoundError:
@@ -51,7 +51,8 @@ def _torch_files() -> tuple[str | None, list[str], str, str | None]:
                 texts.append(handle.read())
         except OSError:
             texts.append("")
-    return texts[0] or None, requires, texts[1] + "\n" + texts[2], str(root)
+    version_text = texts[0] or "__version__ = '%s'\n" % dist.version
+    return version_text, requires, texts[1] + "\n" + texts[2], str(root)
 
 
 def _version_fields(text: str) -> dict[str, str | None]:

@@ -1,0 +1,531 @@
+"""Plan -> Environment: create or reuse a venv and install the planned build into it, safely.
+
+Order of work: lock the target; clear leftovers of an interrupted run; settle the target
+Python; plan for it; read the source (and fall back to what it really holds); stop early when
+the build is already there; check disk; build the new venv beside the target (a hard-linked
+clone of an existing one, or a fresh one); install; record where every distribution came
+from; write ptenv.lock; swap the new venv into place. Any failure before the swap leaves the
+previous environment untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from packaging.tags import Tag
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ptenv import index, installers, lockfile, releases, staging
+from ptenv.errors import InstallFailed, NoCompatibleBuild, UsageError
+from ptenv.index import IndexFile
+from ptenv.models import Machine, Plan, Request, VariantKind, VenvInfo
+from ptenv.probe import TargetOverrides, probe_machine
+from ptenv.probe.nvidia import Nvml, load_nvml
+from ptenv.probe.venv import interpreter_of, probe_venv
+from ptenv.resolve import parse_torch_spec, resolve
+from ptenv.sources import Source, SourceOptions, foreign_links, list_project, source_for
+
+CUDA_BUILD_BYTES = 6 * 10**9  # a CUDA torch venv is ~5.4 GB (measured), plus the cache
+CPU_BUILD_BYTES = 10**9
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    venv: Path
+    source: SourceOptions
+    python: str | None = None  # X.Y or a path to an interpreter
+    installer: str = "auto"
+    lock: Path | None = None
+    dry_run: bool = False
+    yes: bool = False
+    required_free_bytes: int | None = None  # None: by variant (6 GB CUDA, 1 GB CPU)
+
+
+@dataclass(frozen=True)
+class Installed:
+    name: str
+    version: str
+    source: str  # URL the wheel came from, or why it is not known
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    action: str  # installed | already-installed | dry-run
+    plan: Plan
+    machine: Machine
+    venv: Path
+    python: str
+    installer: str
+    installed: tuple[Installed, ...]
+    lock: Path | None
+    seconds: dict[str, float]
+    warnings: tuple[str, ...] = ()
+
+
+Progress = Callable[[str], None]
+Confirm = Callable[[str], bool]
+
+
+@dataclass
+class _Clock:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, name: str, started: float) -> None:
+        self.seconds[name] = round(time.monotonic() - started, 3)
+
+
+def install(
+    request: Request,
+    overrides: TargetOverrides,
+    options: InstallOptions,
+    *,
+    env: Mapping[str, str],
+    progress: Progress,
+    confirm: Confirm,
+    nvml_loader: Callable[[], Nvml | None] = load_nvml,
+) -> InstallResult:
+    target = options.venv.absolute()
+    _refuse_unsafe_target(target)
+    backend = installers.choose(options.installer)
+    with staging.install_lock(target):
+        staging.clear_leftovers(target)
+        return _install_locked(
+            request,
+            overrides,
+            options,
+            target,
+            backend,
+            env=env,
+            progress=progress,
+            confirm=confirm,
+            nvml_loader=nvml_loader,
+        )
+
+
+def _install_locked(
+    request: Request,
+    overrides: TargetOverrides,
+    options: InstallOptions,
+    target: Path,
+    backend: installers.Installer,
+    *,
+    env: Mapping[str, str],
+    progress: Progress,
+    confirm: Confirm,
+    nvml_loader: Callable[[], Nvml | None],
+) -> InstallResult:
+    clock = _Clock()
+    started = time.monotonic()
+    progress("resolve: reading the machine and the target venv")
+    existing = probe_venv(target) if target.exists() else None
+    python = _target_python(options.python, existing, backend)
+    data = releases.load()
+    locked = lockfile.read(options.lock) if options.lock and options.lock.exists() else None
+    target_overrides = replace(overrides, python=python.minor)
+    machine = probe_machine(
+        env=env, venv_target=target, overrides=target_overrides, data=data, nvml_loader=nvml_loader
+    )
+    warnings: list[str] = []
+    if locked is not None:
+        plan, source = _plan_from_lock(locked, machine, warnings)
+    else:
+        plan = resolve(machine, request, data)
+        source = source_for(plan.variant, options.source)
+        plan = _available(plan, source, machine, request, data, warnings)
+    clock.lap("resolve", started)
+    if existing is not None and _already_installed(existing, plan):
+        return InstallResult(
+            "already-installed",
+            plan,
+            machine,
+            target,
+            python.path,
+            backend.name,
+            (),
+            None,
+            clock.seconds,
+            tuple(warnings),
+        )
+    if existing is not None and existing.torch is not None:
+        change = f"{target} has torch {existing.torch.version}; replace it with {plan.packages[0]}?"
+        if not options.dry_run and not (options.yes or confirm(change)):
+            raise UsageError(
+                f"{target} already holds torch {existing.torch.version}; not "
+                f"replaced by {plan.packages[0]}.",
+                hint="Pass --yes to replace it, or choose another --venv.",
+            )
+    if options.dry_run:
+        return InstallResult(
+            "dry-run",
+            plan,
+            machine,
+            target,
+            python.path,
+            backend.name,
+            (),
+            None,
+            clock.seconds,
+            tuple(warnings),
+        )
+    _check_disk(target, plan, options.required_free_bytes)
+    new = staging.staging_path(target)
+    try:
+        began = time.monotonic()
+        if existing is not None:
+            progress(f"venv: cloning {target} (hard links) to build beside it")
+            staging.clone(target, new)
+        else:
+            progress(f"venv: creating it with Python {python.minor} ({backend.name})")
+            installers.run_installer(backend.venv_argv(new, python.path), "Creating the venv")
+        clock.lap("venv", began)
+        began = time.monotonic()
+        progress(f"install: {' '.join(plan.packages)} from {source.label}")
+        before = existing.distributions if existing is not None else {}
+        _run_install(backend, new, plan, source, locked, options)
+        clock.lap("install", began)
+        after = probe_venv(new)
+        installed, locked_packages = _provenance(before, after, source, machine, locked)
+        staging.retarget(new, new, target)
+        lock_path = options.lock or lockfile.default_path(target)
+        lockfile.write(lock_path, plan, source, machine, locked_packages)
+        staging.swap_in(new, target)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    clock.lap("total", started)
+    return InstallResult(
+        "installed",
+        plan,
+        machine,
+        target,
+        python.path,
+        backend.name,
+        tuple(installed),
+        lock_path,
+        clock.seconds,
+        tuple(warnings),
+    )
+
+
+# --- safety and preflight ------------------------------------------------------------------
+
+
+def _refuse_unsafe_target(target: Path) -> None:
+    own = Path(sys.prefix).absolute()
+    if target == own or own.is_relative_to(target):
+        raise UsageError(
+            f"{target} is the environment ptenv itself runs from.",
+            hint="Install torch into another venv (--venv PATH); replacing the "
+            "running environment could break ptenv midway.",
+        )
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--venv {target} is a file.", hint="Choose a folder for the venv.")
+    if target.is_dir() and not (target / "pyvenv.cfg").is_file() and any(target.iterdir()):
+        raise UsageError(
+            f"--venv {target} is a non-empty folder that is not a venv.",
+            hint="ptenv only replaces virtual environments; choose another path.",
+        )
+
+
+@dataclass(frozen=True)
+class _Python:
+    path: str
+    minor: str  # 3.12 or 3.13t
+
+
+def _target_python(
+    wanted: str | None, existing: VenvInfo | None, backend: installers.Installer
+) -> _Python:
+    if wanted is None:
+        if existing is not None:
+            minor = ".".join(existing.python_version.split(".")[:2])
+            return _Python(
+                existing.python_executable, minor + ("t" if existing.free_threaded else "")
+            )
+        wanted = sys.executable
+    path = _locate_python(wanted, backend)
+    facts = _python_facts(path)
+    if existing is not None:
+        have = ".".join(existing.python_version.split(".")[:2])
+        if have != facts.minor.rstrip("t"):
+            raise UsageError(
+                f"The venv has Python {have}, not {facts.minor}.",
+                hint="Choose another --venv, or drop --python to keep its Python.",
+            )
+    return facts
+
+
+def _locate_python(wanted: str, backend: installers.Installer) -> str:
+    if os.sep in wanted or Path(wanted).exists():
+        if not Path(wanted).exists():
+            raise UsageError(
+                f"--python {wanted}: no such interpreter.",
+                hint="Give a path to a python executable, or a version like 3.12.",
+            )
+        return wanted
+    found = shutil.which(f"python{wanted}")
+    if found is None and isinstance(backend, installers.UvInstaller):
+        from ptenv import _proc  # noqa: PLC0415
+
+        done = _proc.run([backend.uv, "python", "find", "--no-project", wanted], timeout=60)
+        found = done.stdout.strip() if done.ok and done.stdout.strip() else None
+    if found is None:
+        raise UsageError(
+            f"--python {wanted}: no such Python on this machine.",
+            hint=f"Install it (uv python install {wanted}) or give its path.",
+        )
+    return found
+
+
+def _python_facts(path: str) -> _Python:
+    from ptenv import _proc  # noqa: PLC0415
+    from ptenv.smoke import script  # noqa: PLC0415
+
+    try:
+        done = _proc.run(
+            [path, "-X", "utf8", str(script("static_probe.py"))], timeout=30, env=_proc.clean_env()
+        )
+    except OSError as error:
+        raise UsageError(
+            f"--python {path} cannot be run: {error.strerror}.",
+            hint="Give a working Python interpreter.",
+        ) from None
+    import json  # noqa: PLC0415
+
+    try:
+        python = json.loads(done.stdout.strip().splitlines()[-1])["python"]
+    except (IndexError, KeyError, json.JSONDecodeError):
+        raise UsageError(
+            f"--python {path} did not answer like a Python 3.8+ interpreter.",
+            hint="Give a working CPython 3.10 or newer.",
+        ) from None
+    if not python["is_64bit"]:
+        raise UsageError(
+            f"--python {path} is a 32-bit build.",
+            hint="PyTorch publishes no 32-bit wheels; install a 64-bit Python.",
+        )
+    minor = ".".join(python["version"].split(".")[:2]) + ("t" if python["free_threaded"] else "")
+    return _Python(path, minor)
+
+
+def _check_disk(target: Path, plan: Plan, required: int | None) -> None:
+    need = (
+        required
+        if required is not None
+        else (CUDA_BUILD_BYTES if plan.variant.kind is VariantKind.CUDA else CPU_BUILD_BYTES)
+    )
+    folder = target.parent
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise InstallFailed(
+            f"Only {free / 1e9:.1f} GB free at {folder}; the {plan.variant} "
+            f"build needs about {need / 1e9:.1f} GB.",
+            hint="Free space, or put the venv on another disk with --venv.",
+        )
+
+
+# --- availability ---------------------------------------------------------------------------
+
+
+def _version(filename_version: str) -> Version | None:
+    try:
+        return Version(filename_version)
+    except InvalidVersion:
+        return None
+
+
+def _available(
+    plan: Plan,
+    source: Source,
+    machine: Machine,
+    request: Request,
+    data: releases.ReleaseData,
+    warnings: list[str],
+) -> Plan:
+    """The plan if the source holds it; else the newest fitting version it does hold."""
+    files = list_project(source, "torch")
+    foreign = foreign_links(source, files)
+    if foreign and source.label != "official index":
+        warnings.append(
+            f"{source.label} links its wheels to {', '.join(foreign)}: downloads "
+            "come from there, not from the mirror."
+        )
+    wheels = index.wheels(files, "torch")
+    tags = index.target_tags(machine)
+    fitting = sorted({w.version for w in wheels if w.tags & set(tags)}, reverse=True)
+    newest_known = data.newest.latest
+    newer = [v for v in fitting if v.release > newest_known.release]
+    if newer:
+        warnings.append(
+            f"{source.label} holds torch {newer[0]}, newer than ptenv's release "
+            f"data ({newest_known}); its build matrix is unknown to ptenv, so it was "
+            "not considered. Update ptenv."
+        )
+    wanted = Version(plan.packages[0].partition("==")[2])
+    if wanted in fitting:
+        return _check_companions(plan, source, tags)
+    spec = parse_torch_spec(request.torch)
+    for version in fitting:
+        if version.release > newest_known.release:
+            continue
+        if spec is not None and not spec.contains(version.public, prereleases=True):
+            continue
+        try:
+            fallback = resolve(machine, replace(request, torch=f"=={version.public}"), data)
+        except (NoCompatibleBuild, UsageError):
+            continue
+        if fallback.variant == plan.variant:
+            reasons = (
+                *fallback.reasons,
+                f"{source.label} does not hold torch {plan.torch}; "
+                f"{fallback.torch} is the newest build there that the policy allows.",
+            )
+            return _check_companions(replace(fallback, reasons=reasons), source, tags)
+    held = ", ".join(str(v) for v in fitting[:8]) or "no torch wheel for this Python/platform"
+    raise NoCompatibleBuild(
+        f"{source.label} holds no torch build that fits ({plan.packages[0]} was planned).",
+        hint=f"It holds: {held}.",
+    )
+
+
+def _check_companions(plan: Plan, source: Source, tags: list[Tag]) -> Plan:
+    for pin in plan.packages[1:]:
+        name, _, version = pin.partition("==")
+        wheels = index.wheels(list_project(source, name), name)
+        if index.pick(wheels, Version(version), tags) is None:
+            held = sorted({str(w.version) for w in wheels}, key=Version)[-5:]
+            raise NoCompatibleBuild(
+                f"{source.label} has no {pin} wheel for this target.",
+                hint=f"It holds {name} {', '.join(held) or 'nothing'}.",
+            )
+    return plan
+
+
+def _already_installed(existing: VenvInfo, plan: Plan) -> bool:
+    for pin in plan.packages:
+        name, _, version = pin.partition("==")
+        if name == "torch" and existing.torch is not None:
+            have = [existing.torch.version]
+        else:
+            have = list(existing.distributions.get(canonicalize_name(name), ()))
+        if not any(_version(v) == Version(version) for v in have):
+            return False
+    return True
+
+
+# --- installing ---------------------------------------------------------------------------
+
+
+def _run_install(
+    backend: installers.Installer,
+    venv: Path,
+    plan: Plan,
+    source: Source,
+    locked: lockfile.Lock | None,
+    options: InstallOptions,
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="ptenv-install-") as scratch:
+        requirements = Path(scratch) / "requirements.txt"
+        text = lockfile.requirements(locked) if locked else "\n".join(plan.packages) + "\n"
+        requirements.write_text(text, encoding="utf-8")
+        argv = backend.install_argv(
+            interpreter_of(venv),
+            requirements,
+            source,
+            locked=locked is not None,
+            use_config=options.source.use_pip_config,
+        )
+        installers.run_installer(
+            argv, f"{backend.name} install", backend.environment(options.source.use_pip_config)
+        )
+
+
+def _plan_from_lock(
+    locked: lockfile.Lock, machine: Machine, warnings: list[str]
+) -> tuple[Plan, Source]:
+    from ptenv.models import Variant  # noqa: PLC0415
+
+    changes = lockfile.drift(locked.fingerprint, lockfile.fingerprint(machine))
+    if changes:
+        warnings.append(
+            "This machine differs from the one the lock was made for: " + "; ".join(changes) + "."
+        )
+    raw = locked.plan
+    plan = Plan(
+        torch=raw["torch"],
+        variant=Variant.parse(raw["variant"]),
+        index_url=raw["index_url"],
+        packages=tuple(raw["packages"]),
+        python=raw["python"],
+        platform=raw["platform"],
+        reasons=("Reproducing the lock file exactly (hash-checked).",),
+        warnings=(),
+    )
+    return plan, locked.source
+
+
+def _provenance(
+    before: Mapping[str, tuple[str, ...]],
+    after: VenvInfo,
+    source: Source,
+    machine: Machine,
+    locked: lockfile.Lock | None,
+) -> tuple[list[Installed], list[lockfile.LockedPackage]]:
+    """Where each new or changed distribution came from, and its lock entry."""
+    tags = set(index.target_tags(machine))
+    by_lock: dict[str, lockfile.LockedPackage] = (
+        {canonicalize_name(p.name): p for p in locked.packages} if locked else {}
+    )
+    installed, entries = [], []
+    for name, versions in sorted(after.distributions.items()):
+        if name in ("pip", "setuptools", "wheel") and name not in by_lock and not before:
+            continue  # the venv's own seed packages
+        version = versions[0]
+        entry = by_lock.get(name) or _locate(source, name, version, tags)
+        entries.append(entry)
+        if tuple(before.get(name, ())) != tuple(versions):
+            installed.append(Installed(name, version, entry.url or f"not found on {source.label}"))
+    return installed, entries
+
+
+def _locate(source: Source, name: str, version: str, tags: set[Tag]) -> lockfile.LockedPackage:
+    try:
+        files = list_project(source, name)
+    except InstallFailed:
+        files = []
+    wanted = _version(version)
+    for wheel in index.wheels(files, name):
+        if wheel.version == wanted and wheel.tags & tags:
+            return lockfile.LockedPackage(
+                name,
+                version,
+                wheel.file.filename,
+                wheel.file.url,
+                wheel.file.sha256 or _sha256_of(wheel.file),
+            )
+    return lockfile.LockedPackage(name, version, None, None, None)
+
+
+def _sha256_of(file: IndexFile) -> str | None:
+    if not file.url.startswith("file://"):
+        return None
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
+
+    path = Path(unquote(urlsplit(file.url).path))
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+__all__ = ["InstallOptions", "InstallResult", "install"]

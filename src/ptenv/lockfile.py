@@ -1,0 +1,140 @@
+"""ptenv.lock: exact versions, sha256, source URL per wheel, the plan, and the machine it was
+made for. `ptenv install --lock FILE` reproduces it, hash-checked; doctor reports drift.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ptenv import __version__
+from ptenv.errors import UsageError
+from ptenv.models import Machine, Plan
+from ptenv.sources import Source
+
+SCHEMA = "ptenv.lock/1"
+LOCK_NAME = "ptenv.lock"
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    name: str
+    version: str
+    filename: str | None
+    url: str | None
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class Lock:
+    plan: dict[str, Any]
+    source: Source
+    fingerprint: dict[str, Any]
+    packages: tuple[LockedPackage, ...]
+
+
+def default_path(venv: Path) -> Path:
+    """Beside the venv: ./ptenv.lock for ./.venv."""
+    return venv.parent / LOCK_NAME
+
+
+def fingerprint(machine: Machine) -> dict[str, Any]:
+    """The facts a torch build depends on."""
+    return {
+        "platform": machine.platform,
+        "os": machine.os.system,
+        "python": machine.python.minor_version + ("t" if machine.python.free_threaded else ""),
+        "driver": machine.nvidia.driver_version,
+        "gpus": [
+            str(g.compute_capability)
+            for g in machine.nvidia.visible_gpus
+            if g.compute_capability is not None
+        ],
+    }
+
+
+def write(
+    path: Path, plan: Plan, source: Source, machine: Machine, packages: list[LockedPackage]
+) -> None:
+    document = {
+        "schema": SCHEMA,
+        "ptenv": __version__,
+        "plan": {
+            "torch": plan.torch,
+            "variant": plan.variant.tag,
+            "index_url": plan.index_url,
+            "packages": list(plan.packages),
+            "python": plan.python,
+            "platform": plan.platform,
+        },
+        "source": {
+            "label": source.label,
+            "index_url": source.index_url,
+            "find_links": list(source.find_links),
+            "extra_index_urls": list(source.extra_index_urls),
+        },
+        "machine": fingerprint(machine),
+        "packages": [p.__dict__ for p in sorted(packages, key=lambda p: p.name)],
+    }
+    fresh = path.with_name(path.name + ".tmp")
+    fresh.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    fresh.replace(path)
+
+
+def read(path: Path) -> Lock:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise UsageError(
+            f"--lock {path}: cannot read it ({error}).",
+            hint="Give a ptenv.lock written by `ptenv install`.",
+        ) from None
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise UsageError(
+            f"--lock {path} is not a {SCHEMA} file.",
+            hint="Give a ptenv.lock written by `ptenv install`.",
+        )
+    source = document["source"]
+    return Lock(
+        plan=document["plan"],
+        source=Source(
+            source["label"],
+            source.get("index_url"),
+            tuple(source.get("find_links", ())),
+            tuple(source.get("extra_index_urls", ())),
+        ),
+        fingerprint=document.get("machine", {}),
+        packages=tuple(LockedPackage(**p) for p in document["packages"]),
+    )
+
+
+def requirements(lock: Lock) -> str:
+    """Hash-pinned requirement lines for every locked package."""
+    lines = []
+    for package in lock.packages:
+        if not package.sha256:
+            raise UsageError(
+                f"The lock has no sha256 for {package.name}; it cannot be reproduced hash-checked.",
+                hint="Recreate it with ptenv install.",
+            )
+        lines.append(f"{package.name}=={package.version} --hash=sha256:{package.sha256}")
+    return "\n".join(lines) + "\n"
+
+
+def drift(locked: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Human sentences for each fingerprint fact that changed."""
+    changes = []
+    for key, label in (
+        ("driver", "NVIDIA driver"),
+        ("gpus", "GPUs (compute capability)"),
+        ("python", "Python"),
+        ("platform", "platform"),
+    ):
+        if locked.get(key) != current.get(key):
+            changes.append(
+                f"{label}: {locked.get(key) or 'none'} when locked, "
+                f"{current.get(key) or 'none'} now"
+            )
+    return changes

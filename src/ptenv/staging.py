@@ -1,0 +1,126 @@
+"""Safe venv replacement: build beside the target, swap in only on success; one install at a
+time per venv.
+
+A venv records its own path in pyvenv.cfg-adjacent scripts (bin/activate, console-script
+shebangs). After building at `.NAME.ptenv-staging` those references are rewritten to the final
+path before the swap; files are always replaced, never edited in place, so a hard-linked clone
+never writes through to the environment it was cloned from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from ptenv.errors import InstallFailed
+
+MAX_SCRIPT_BYTES = 1 << 20
+
+
+def staging_path(target: Path) -> Path:
+    return target.parent / f".{target.name}.ptenv-staging"
+
+
+def backup_path(target: Path) -> Path:
+    return target.parent / f".{target.name}.ptenv-previous"
+
+
+def lock_path(target: Path) -> Path:
+    return target.parent / f".{target.name}.ptenv-lock"
+
+
+@contextlib.contextmanager
+def install_lock(target: Path) -> Iterator[None]:
+    """An exclusive, non-blocking lock per target venv; InstallFailed when already held."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path = lock_path(target)
+    handle = path.open("a+")
+    try:
+        if sys.platform == "win32":  # pragma: no cover
+            import msvcrt  # noqa: PLC0415
+
+            try:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            except OSError:
+                raise _busy(target) from None
+        else:
+            import fcntl  # noqa: PLC0415
+
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise _busy(target) from None
+        yield
+    finally:
+        handle.close()
+
+
+def _busy(target: Path) -> InstallFailed:
+    return InstallFailed(
+        f"Another ptenv install into {target} is running.",
+        hint="Wait for it to finish; its lock is " + str(lock_path(target)),
+    )
+
+
+def clear_leftovers(target: Path) -> None:
+    """Remove a staging folder an interrupted run left behind; restore a stranded backup."""
+    shutil.rmtree(staging_path(target), ignore_errors=True)
+    backup = backup_path(target)
+    if backup.exists() and not target.exists():
+        backup.rename(target)
+    elif backup.exists():
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def clone(source: Path, destination: Path) -> None:
+    """Hard-link `source` into `destination` (copy where links are impossible)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, destination, symlinks=True, copy_function=link)
+
+
+def retarget(venv: Path, old: Path, new: Path) -> None:
+    """Rewrite `old` to `new` in the venv's scripts and pyvenv.cfg (replacing each file)."""
+    old_bytes, new_bytes = str(old).encode(), str(new).encode()
+    candidates = [venv / "pyvenv.cfg"]
+    for folder in (venv / "bin", venv / "Scripts"):
+        if folder.is_dir():
+            candidates += [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()]
+    for path in candidates:
+        try:
+            if path.stat().st_size > MAX_SCRIPT_BYTES:
+                continue
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if old_bytes not in data:
+            continue
+        fresh = path.with_name(path.name + ".ptenv-tmp")
+        fresh.write_bytes(data.replace(old_bytes, new_bytes))
+        shutil.copymode(path, fresh)
+        fresh.replace(path)
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Move the finished venv into place; the previous one is removed only afterwards."""
+    backup = backup_path(target)
+    had_previous = target.exists()
+    if had_previous:
+        target.rename(backup)
+    try:
+        staging.rename(target)
+    except OSError:
+        if had_previous:
+            backup.rename(target)
+        raise
+    if had_previous:
+        shutil.rmtree(backup, ignore_errors=True)

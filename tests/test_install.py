@@ -1,0 +1,385 @@
+"""ptenv install against a real PEP 503 index on 127.0.0.1 with tiny real wheels, real uv and
+real pip; the previous environment must survive every failure."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ptenv import install as install_module
+from ptenv.cli import app
+from ptenv.errors import InstallFailed
+from ptenv.install import InstallOptions
+from ptenv.installers import PipInstaller, UvInstaller
+from ptenv.models import Request
+from ptenv.probe import TargetOverrides
+from ptenv.sources import Source, SourceOptions
+from ptenv.staging import lock_path, staging_path
+from tests.index_server import Index, serve
+
+runner = CliRunner()
+PY = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+TAG = f"{PY}-{PY}-manylinux_2_28_x86_64"
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[Index]:
+    with serve(tmp_path / "served") as served:
+        served.add("cpu", f"torch-2.15.0+cpu-{TAG}.whl")
+        served.add("cpu", f"torch-2.14.1+cpu-{TAG}.whl")
+        served.add("cpu", "torchaudio-2.11.1-py3-none-any.whl")
+        served.add("cpu", "torchvision-0.29.2-py3-none-any.whl")
+        yield served
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+
+
+def ptenv_install(*args: str) -> tuple[int, dict[str, object], str]:
+    result = runner.invoke(app, ["install", "--json", "--no-check", *args])
+    document = json.loads(result.stdout) if result.stdout.strip() else {}
+    return result.exit_code, document, result.stderr
+
+
+def torch_version_in(venv: Path) -> str:
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import torch; print(torch.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+# --- argv ----------------------------------------------------------------------------------
+
+
+def test_uv_argv() -> None:
+    uv = UvInstaller("/opt/uv")
+    source = Source("official index", "https://download.pytorch.org/whl/cu126")
+    assert uv.venv_argv(Path("/v"), "/usr/bin/python3.12") == [
+        "/opt/uv",
+        "venv",
+        "--no-project",
+        "--no-config",
+        "--python",
+        "/usr/bin/python3.12",
+        "/v",
+    ]
+    assert uv.install_argv(
+        Path("/v/bin/python"), Path("/t/req.txt"), source, locked=False, use_config=False
+    ) == [
+        "/opt/uv",
+        "pip",
+        "install",
+        "--python",
+        "/v/bin/python",
+        "--no-config",
+        "--index-url",
+        "https://download.pytorch.org/whl/cu126",
+        "-r",
+        "/t/req.txt",
+    ]
+
+
+def test_uv_argv_offline_locked() -> None:
+    source = Source("wheelhouse /w", None, ("/w",))
+    assert UvInstaller("uv").install_argv(
+        Path("/v/bin/python"), Path("/r"), source, locked=True, use_config=False
+    ) == [
+        "uv",
+        "pip",
+        "install",
+        "--python",
+        "/v/bin/python",
+        "--no-config",
+        "--no-index",
+        "--find-links",
+        "/w",
+        "--require-hashes",
+        "--no-deps",
+        "-r",
+        "/r",
+    ]
+
+
+def test_pip_argv() -> None:
+    source = Source(
+        "pip config", "https://mirror.invalid/simple", ("/w",), ("https://extra.invalid/simple",)
+    )
+    assert PipInstaller().venv_argv(Path("/v"), "/usr/bin/python3") == [
+        "/usr/bin/python3",
+        "-m",
+        "venv",
+        "/v",
+    ]
+    assert PipInstaller().install_argv(
+        Path("/v/bin/python"), Path("/r"), source, locked=False, use_config=True
+    ) == [
+        "/v/bin/python",
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--index-url",
+        "https://mirror.invalid/simple",
+        "--extra-index-url",
+        "https://extra.invalid/simple",
+        "--find-links",
+        "/w",
+        "-r",
+        "/r",
+    ]
+
+
+# --- the happy paths ------------------------------------------------------------------------
+
+
+def test_fresh_install_pins_records_sources_and_writes_the_lock(
+    index: Index, tmp_path: Path
+) -> None:
+    code, document, _ = ptenv_install(
+        "--venv", "env", "--index-base", index.url, "--with", "torchvision,torchaudio"
+    )
+    assert code == 0, document
+    assert document["action"] == "installed" and document["installer"] == "uv"
+    assert document["plan"]["packages"] == [  # type: ignore[index]
+        "torch==2.15.0+cpu",
+        "torchvision==0.29.2",
+        "torchaudio==2.11.1",
+    ]
+    sources = {i["name"]: i["source"] for i in document["installed"]}  # type: ignore[attr-defined]
+    assert sources["torch"].startswith(index.url + "/cpu/torch-2.15.0")
+    assert torch_version_in(tmp_path / "env") == "2.15.0+cpu"
+    lock = json.loads((tmp_path / "ptenv.lock").read_text())
+    assert {p["name"] for p in lock["packages"]} == {"torch", "torchvision", "torchaudio"}
+    assert all(len(p["sha256"]) == 64 for p in lock["packages"])
+    assert not staging_path(tmp_path / "env").exists()
+
+
+def test_already_installed_does_nothing(index: Index) -> None:
+    assert ptenv_install("--venv", "env", "--index-base", index.url)[0] == 0
+    downloads = len(index.served)
+    code, document, _ = ptenv_install("--venv", "env", "--index-base", index.url)
+    assert code == 0 and document["action"] == "already-installed"
+    assert len(index.served) == downloads
+
+
+def test_replacing_another_build_needs_yes(index: Index, tmp_path: Path) -> None:
+    assert ptenv_install("--venv", "env", "--index-base", index.url, "--torch", "2.14.1")[0] == 0
+    code, _, stderr = ptenv_install("--venv", "env", "--index-base", index.url)
+    assert code == 2 and "--yes" in stderr
+    assert torch_version_in(tmp_path / "env") == "2.14.1+cpu"
+    code, _document, _ = ptenv_install("--venv", "env", "--index-base", index.url, "--yes")
+    assert code == 0 and torch_version_in(tmp_path / "env") == "2.15.0+cpu"
+
+
+def test_source_missing_the_planned_version_falls_back(tmp_path: Path) -> None:
+    with serve(tmp_path / "lagging") as lagging:
+        lagging.add("cpu", f"torch-2.14.1+cpu-{TAG}.whl")
+        code, document, _ = ptenv_install("--venv", "env", "--index-base", lagging.url)
+    assert code == 0
+    assert document["plan"]["torch"] == "2.14.1"  # type: ignore[index]
+    assert any("does not hold torch 2.15.0" in r for r in document["plan"]["reasons"])  # type: ignore[index]
+
+
+def test_offline_wheelhouse(index: Index, tmp_path: Path) -> None:
+    wheelhouse = index.root / "cpu"
+    code, document, _ = ptenv_install(
+        "--venv", "env", "--find-links", str(wheelhouse), "--torch", "2.14.1"
+    )
+    assert code == 0, document
+    lock = json.loads((tmp_path / "ptenv.lock").read_text())
+    assert lock["source"]["index_url"] is None
+    assert lock["packages"][0]["url"].startswith("file://")
+
+
+def test_lock_round_trip_is_hash_checked(index: Index, tmp_path: Path) -> None:
+    assert ptenv_install("--venv", "env", "--index-base", index.url, "--torch", "2.14.1")[0] == 0
+    lock = tmp_path / "ptenv.lock"
+    code, _document, _ = ptenv_install("--venv", "copy", "--lock", str(lock))
+    assert code == 0 and torch_version_in(tmp_path / "copy") == "2.14.1+cpu"
+    tampered = json.loads(lock.read_text())
+    tampered["packages"][0]["sha256"] = "0" * 64
+    bad = tmp_path / "bad.lock"
+    bad.write_text(json.dumps(tampered))
+    code, _, stderr = ptenv_install("--venv", "third", "--lock", str(bad))
+    assert code == 4 and "hash" in stderr.lower()
+    assert not (tmp_path / "third").exists()
+
+
+def test_pip_backend(index: Index, tmp_path: Path) -> None:
+    code, document, _ = ptenv_install(
+        "--venv", "env", "--index-base", index.url, "--installer", "pip"
+    )
+    assert code == 0, document
+    assert document["installer"] == "pip"
+    assert torch_version_in(tmp_path / "env") == "2.15.0+cpu"
+
+
+def test_dry_run_changes_nothing_and_flags_foreign_links(tmp_path: Path) -> None:
+    """A mirror whose pages link back upstream is named: downloads would not be mirrored."""
+    with serve(tmp_path / "mirror") as mirror:
+        mirror.add("cpu", f"torch-2.15.0+cpu-{TAG}.whl")
+        mirror.link_base = "https://download.pytorch.org"
+        result = install_module.install(
+            Request(),
+            TargetOverrides(),
+            InstallOptions(
+                venv=tmp_path / "env", dry_run=True, source=SourceOptions(index_base=mirror.url)
+            ),
+            env={},
+            progress=lambda _: None,
+            confirm=lambda _: False,
+        )
+    assert result.action == "dry-run" and not (tmp_path / "env").exists()
+    assert any("download.pytorch.org" in w and "not from the mirror" in w for w in result.warnings)
+    assert mirror.served == []  # nothing was downloaded, from anywhere
+
+
+# --- failures leave the previous environment intact --------------------------------------
+
+
+@pytest.fixture
+def previous(index: Index, tmp_path: Path) -> Path:
+    assert ptenv_install("--venv", "env", "--index-base", index.url, "--torch", "2.14.1")[0] == 0
+    return tmp_path / "env"
+
+
+def test_unreachable_index(previous: Path) -> None:
+    with serve(Path("/nonexistent")) as gone:
+        url = gone.url
+    code, _document, stderr = ptenv_install("--venv", str(previous), "--index-base", url, "--yes")
+    assert code == 4 and "Cannot reach the index" in stderr and url in stderr
+    assert torch_version_in(previous) == "2.14.1+cpu"
+
+
+def test_variant_missing_on_the_index(previous: Path, index: Index) -> None:
+    code, _, stderr = ptenv_install(
+        "--venv",
+        str(previous),
+        "--index-base",
+        index.url,
+        "--cuda",
+        "cu126",
+        "--torch",
+        "2.14.1",
+        "--yes",
+    )
+    assert code == 3 and "holds no torch build" in stderr
+    assert torch_version_in(previous) == "2.14.1+cpu"
+
+
+def test_corrupt_wheel_hash_mismatch(previous: Path, index: Index) -> None:
+    index.broken_hashes.add(f"torch-2.15.0+cpu-{TAG}.whl")
+    code, _, stderr = ptenv_install("--venv", str(previous), "--index-base", index.url, "--yes")
+    assert code == 4 and "hash" in stderr.lower()
+    assert torch_version_in(previous) == "2.14.1+cpu"
+    assert not staging_path(previous).exists()
+
+
+def test_too_little_disk(previous: Path, index: Index) -> None:
+    with pytest.raises(InstallFailed) as caught:
+        install_module.install(
+            Request(),
+            TargetOverrides(),
+            InstallOptions(
+                venv=previous,
+                yes=True,
+                required_free_bytes=10**18,
+                source=SourceOptions(index_base=index.url),
+            ),
+            env={},
+            progress=lambda _: None,
+            confirm=lambda _: True,
+        )
+    assert "GB free" in caught.value.message
+    assert torch_version_in(previous) == "2.14.1+cpu"
+
+
+def test_second_install_into_the_same_venv_is_refused(previous: Path, index: Index) -> None:
+    with lock_path(previous).open("a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, _, stderr = ptenv_install("--venv", str(previous), "--index-base", index.url, "--yes")
+    assert code == 4 and "Another ptenv install" in stderr
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_install_killed_midway(previous: Path, index: Index, how: signal.Signals) -> None:
+    index.delay_s = 30.0
+    downloads_before = len(index.served)
+    argv = [
+        sys.executable,
+        "-m",
+        "ptenv",
+        "install",
+        "--venv",
+        str(previous),
+        "--index-base",
+        index.url,
+        "--yes",
+        "--no-check",
+    ]
+    child = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "UV_CACHE_DIR": str(previous.parent / "c2")},
+    )
+    deadline = time.monotonic() + 20
+    while len(index.served) == downloads_before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(index.served) > downloads_before, "the install never reached the download"
+    child.send_signal(how)
+    child.communicate(timeout=30)
+    if how == signal.SIGINT:
+        assert child.returncode == 130
+        assert not staging_path(previous).exists()
+    assert torch_version_in(previous) == "2.14.1+cpu"
+    index.delay_s = 0.0
+    code, _document, _ = ptenv_install("--venv", str(previous), "--index-base", index.url, "--yes")
+    assert code == 0 and torch_version_in(previous) == "2.15.0+cpu"
+    assert not staging_path(previous).exists()
+
+
+# --- refusals -----------------------------------------------------------------------------
+
+
+def test_refuses_the_environment_ptenv_runs_from() -> None:
+    code, _, stderr = ptenv_install("--venv", sys.prefix)
+    assert code == 2 and "ptenv itself runs from" in stderr
+
+
+def test_refuses_a_folder_that_is_not_a_venv(tmp_path: Path, index: Index) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "precious.txt").write_text("keep me")
+    code, _, _stderr = ptenv_install("--venv", "data", "--index-base", index.url)
+    assert code == 2 and "not a venv" in _stderr
+    assert (tmp_path / "data" / "precious.txt").read_text() == "keep me"
+
+
+def test_plain_http_refused_off_loopback() -> None:
+    code, _, stderr = ptenv_install(
+        "--venv", "env", "--index-base", "http://mirror.example.invalid/whl"
+    )
+    assert code == 2 and "plain http" in stderr
+
+
+def test_unknown_mirror_is_usage() -> None:
+    code, _, stderr = ptenv_install("--venv", "env", "--mirror", "nowhere")
+    assert code == 2 and "nju" in stderr
