@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -225,6 +225,11 @@ CATALOG: dict[str, Rule] = {
         "Two CUDA majors of one NVIDIA library are installed",
         "Remove the one torch does not pin; they can shadow each other at load time.",
     ),
+    "lock-drift": Rule(
+        Severity.WARNING,
+        "The machine changed since the venv's ptenv.lock was made",
+        "Run `ptenv plan` to see whether another build fits now, then `ptenv install`.",
+    ),
     "deprecated-pynvml": Rule(
         Severity.INFO,
         "The deprecated pynvml package is installed",
@@ -238,11 +243,17 @@ def finding(code: str, message: str) -> Finding:
     return Finding(code=code, severity=rule.severity, message=message, fix=rule.fix)
 
 
-def diagnose(machine: Machine, venv: VenvInfo | None, data: ReleaseData) -> list[Finding]:
-    """Every finding for this machine (and venv), errors first."""
+def diagnose(
+    machine: Machine, venv: VenvInfo | None, data: ReleaseData, lock_changes: Sequence[str] = ()
+) -> list[Finding]:
+    """Every finding for this machine (and venv, and its lock's drift), errors first."""
     found = [*_driver(machine), *_gpus(machine), *_host(machine, data)]
     if venv is not None:
         found.extend(_venv(machine, venv, data))
+    if lock_changes:
+        found.append(
+            finding("lock-drift", "Since ptenv.lock was written: " + "; ".join(lock_changes) + ".")
+        )
     return sorted(found, key=lambda f: f.severity.rank)
 
 

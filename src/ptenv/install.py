@@ -140,7 +140,10 @@ def _install_locked(
     else:
         plan = resolve(machine, request, data)
         source = source_for(plan.variant, options.source)
-        plan = _available(plan, source, machine, request, data, warnings)
+        try:
+            plan = _available(plan, source, machine, request, data, warnings)
+        except InstallFailed as error:
+            raise _with_pip_config_hint(error, options) from None
     clock.lap("resolve", started)
     if existing is not None and _already_installed(existing, plan):
         return InstallResult(
@@ -331,6 +334,24 @@ def _check_disk(target: Path, plan: Plan, required: int | None) -> None:
             f"build needs about {need / 1e9:.1f} GB.",
             hint="Free space, or put the venv on another disk with --venv.",
         )
+
+
+def _with_pip_config_hint(error: InstallFailed, options: InstallOptions) -> InstallFailed:
+    """An unreachable index: say so when pip is configured with other sources."""
+    if options.source.use_pip_config or options.source.find_links is not None:
+        return error
+    from ptenv.sources import read_pip_config  # noqa: PLC0415
+
+    configured = read_pip_config()
+    if not configured:
+        return error
+    listed = "; ".join(f"{key}={value}" for key, value in sorted(configured.items()))
+    return InstallFailed(
+        error.message,
+        hint=f"pip is configured with other sources ({listed}): "
+        "pass --use-pip-config to install from them, or use --mirror NAME / "
+        "--find-links DIR.",
+    )
 
 
 # --- availability ---------------------------------------------------------------------------

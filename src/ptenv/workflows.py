@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ptenv import diagnose, releases
+from ptenv import diagnose, lockfile, releases
 from ptenv import install as install_module
 from ptenv.check import CheckOptions, run_check
 from ptenv.errors import ExitCode, UsageError
@@ -53,7 +53,16 @@ def doctor(
         data=data,
         nvml_loader=nvml_loader,
     )
-    findings = diagnose.diagnose(machine, venv_info, data)
+    changes: list[str] = []
+    lock = lockfile.default_path(venv_path) if venv_path is not None else None
+    if lock is not None and lock.is_file():
+        try:
+            locked = lockfile.read(lock)
+        except UsageError:
+            changes.append(f"{lock} is unreadable")
+        else:
+            changes = lockfile.drift(locked.fingerprint, lockfile.fingerprint(machine))
+    findings = diagnose.diagnose(machine, venv_info, data, changes)
     return DoctorResult(machine, venv_info, tuple(findings))
 
 

@@ -1,0 +1,162 @@
+"""`ptenv install --cuda cpu` vs bare `uv venv` + `uv pip install` vs `python -m venv` +
+`pip install`, same loopback index, same real CPU torch wheel, cold and warm caches.
+
+    python benchmarks/install.py [--runs 3]
+
+The index serves torch and its dependencies on 127.0.0.1 (see tests/index_server.py).
+`ptenv install` runs with --no-check so that the same work is timed on both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from _timing import Timing, machine_line, markdown_table  # noqa: E402
+
+from tests.index_server import serve  # noqa: E402
+from tests.torch_venv import TORCH_VERSION, real_wheelhouse  # noqa: E402
+
+
+def run(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=900)
+    if done.returncode != 0:
+        raise SystemExit(f"{argv}: exit {done.returncode}\n{done.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ptenv-bench-install-"))
+    wheel = real_wheelhouse(ROOT / ".bench" / "wheelhouse")
+    bin_dir = Path(sys.executable).parent
+    ptenv, uv = str(bin_dir / "ptenv"), str(bin_dir / "uv")
+    pin = f"torch=={TORCH_VERSION}+cpu"
+    results: dict[str, list[float]] = {}
+
+    def add(label: str, seconds: float) -> None:
+        results.setdefault(label, []).append(seconds)
+
+    with serve(work / "served") as index:
+        folder = index.root / "cpu"
+        folder.mkdir(parents=True)
+        shutil.copy(wheel, folder)
+        for dep in (ROOT / ".bench" / "wheelhouse" / "deps").glob("*.whl"):
+            shutil.copy(dep, folder)
+        url = f"{index.url}/cpu"
+        for attempt in range(args.runs):
+            base = work / f"run{attempt}"
+            env = {**os.environ, "UV_CACHE_DIR": str(base / "uv-cache")}
+            pip_env = {
+                **os.environ,
+                "PIP_CACHE_DIR": str(base / "pip-cache"),
+                "PIP_CONFIG_FILE": os.devnull,
+            }
+            for temperature in ("cold", "warm"):
+                target = base / f"ptenv-{temperature}"
+                add(
+                    f"ptenv install ({temperature} uv cache)",
+                    run(
+                        [
+                            ptenv,
+                            "install",
+                            "--venv",
+                            str(target),
+                            "--index-base",
+                            index.url,
+                            "--torch",
+                            TORCH_VERSION,
+                            "--cuda",
+                            "cpu",
+                            "--no-check",
+                            "--yes",
+                        ],
+                        env,
+                    ),
+                )
+            add(
+                "ptenv install, already installed (no-op)",
+                run(
+                    [
+                        ptenv,
+                        "install",
+                        "--venv",
+                        str(base / "ptenv-warm"),
+                        "--index-base",
+                        index.url,
+                        "--torch",
+                        TORCH_VERSION,
+                        "--cuda",
+                        "cpu",
+                        "--no-check",
+                    ],
+                    env,
+                ),
+            )
+            uv_env = {**os.environ, "UV_CACHE_DIR": str(base / "uv-cache-bare")}
+            for temperature in ("cold", "warm"):
+                target = base / f"uv-{temperature}"
+                start = time.perf_counter()
+                run([uv, "venv", "--python", sys.executable, str(target)], uv_env)
+                run(
+                    [
+                        uv,
+                        "pip",
+                        "install",
+                        "--python",
+                        str(target / "bin" / "python"),
+                        "--index-url",
+                        url,
+                        pin,
+                    ],
+                    uv_env,
+                )
+                add(f"uv venv + uv pip install ({temperature} cache)", time.perf_counter() - start)
+            for temperature in ("cold", "warm"):
+                target = base / f"pip-{temperature}"
+                start = time.perf_counter()
+                run([sys.executable, "-m", "venv", str(target)], pip_env)
+                run(
+                    [
+                        str(target / "bin" / "python"),
+                        "-m",
+                        "pip",
+                        "install",
+                        "--disable-pip-version-check",
+                        "--index-url",
+                        url,
+                        pin,
+                    ],
+                    pip_env,
+                )
+                add(
+                    f"python -m venv + pip install ({temperature} cache)",
+                    time.perf_counter() - start,
+                )
+            shutil.rmtree(base, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+    timings = [Timing(label, (), tuple(samples)) for label, samples in results.items()]
+    cold_uv = next(t.median for t in timings if t.label.startswith("uv venv") and "cold" in t.label)
+    budgets = {
+        "ptenv install (cold uv cache)": round(cold_uv * 1.15, 2),
+        "ptenv install, already installed (no-op)": 1.0,
+    }
+    print(f"Machine: {machine_line()}\n")
+    print(markdown_table(timings, budgets))
+    print("\nBudget for ptenv cold: 1.15 x bare uv cold, measured in this same run.")
+
+
+if __name__ == "__main__":
+    main()
