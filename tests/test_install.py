@@ -389,8 +389,9 @@ def test_doctor_reports_drift_from_the_lock(index: Index) -> None:
     assert ptenv_install("--venv", "env", "--index-base", index.url)[0] == 0
     same = runner.invoke(app, ["doctor", "--venv", "env", "--json"])
     assert "lock-drift" not in [f["code"] for f in json.loads(same.stdout)["findings"]]
-    moved = runner.invoke(app, ["doctor", "--venv", "env", "--json", "--gpu", "8.6",
-                                "--driver", "550.54.15"])
+    moved = runner.invoke(
+        app, ["doctor", "--venv", "env", "--json", "--gpu", "8.6", "--driver", "550.54.15"]
+    )
     findings = {f["code"]: f for f in json.loads(moved.stdout)["findings"]}
     assert "NVIDIA driver: none when locked, 550.54.15 now" in findings["lock-drift"]["message"]
     assert "torch-cpu-on-gpu-host" in findings
@@ -400,8 +401,10 @@ def test_unreachable_official_index_suggests_pip_config(tmp_path: Path) -> None:
     """pip on this machine may be configured with other sources; the hint then says so."""
     from ptenv.install import _with_pip_config_hint
 
-    error = InstallFailed("Cannot reach the index https://download.pytorch.org/whl/cpu/torch/.",
-                          hint="Check the network")
+    error = InstallFailed(
+        "Cannot reach the index https://download.pytorch.org/whl/cpu/torch/.",
+        hint="Check the network",
+    )
     options = InstallOptions(venv=tmp_path / "v", source=SourceOptions(index_base="x"))
     hinted = _with_pip_config_hint(error, options)
     from ptenv.sources import read_pip_config

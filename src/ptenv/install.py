@@ -145,9 +145,10 @@ def _install_locked(
         except InstallFailed as error:
             raise _with_pip_config_hint(error, options) from None
     clock.lap("resolve", started)
-    if existing is not None and _already_installed(existing, plan):
+
+    def nothing_done(action: str) -> InstallResult:
         return InstallResult(
-            "already-installed",
+            action,
             plan,
             machine,
             target,
@@ -158,6 +159,9 @@ def _install_locked(
             clock.seconds,
             tuple(warnings),
         )
+
+    if existing is not None and _already_installed(existing, plan):
+        return nothing_done("already-installed")
     if existing is not None and existing.torch is not None:
         change = f"{target} has torch {existing.torch.version}; replace it with {plan.packages[0]}?"
         if not options.dry_run and not (options.yes or confirm(change)):
@@ -167,18 +171,7 @@ def _install_locked(
                 hint="Pass --yes to replace it, or choose another --venv.",
             )
     if options.dry_run:
-        return InstallResult(
-            "dry-run",
-            plan,
-            machine,
-            target,
-            python.path,
-            backend.name,
-            (),
-            None,
-            clock.seconds,
-            tuple(warnings),
-        )
+        return nothing_done("dry-run")
     _check_disk(target, plan, options.required_free_bytes)
     new = staging.staging_path(target)
     try:

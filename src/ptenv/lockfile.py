@@ -61,14 +61,7 @@ def write(
     document = {
         "schema": SCHEMA,
         "ptenv": __version__,
-        "plan": {
-            "torch": plan.torch,
-            "variant": plan.variant.tag,
-            "index_url": plan.index_url,
-            "packages": list(plan.packages),
-            "python": plan.python,
-            "platform": plan.platform,
-        },
+        "plan": plan.summary(),
         "source": {
             "label": source.label,
             "index_url": source.index_url,

@@ -320,6 +320,17 @@ class Plan:
     reasons: tuple[str, ...]
     warnings: tuple[str, ...]
 
+    def summary(self) -> dict[str, Any]:
+        """The plan's decision as plain JSON values (plan output and ptenv.lock share it)."""
+        return {
+            "torch": self.torch,
+            "variant": self.variant.tag,
+            "index_url": self.index_url,
+            "packages": list(self.packages),
+            "python": self.python,
+            "platform": self.platform,
+        }
+
 
 @dataclass(frozen=True)
 class StageResult:

@@ -188,12 +188,7 @@ MATRIX_SCHEMA = "ptenv.matrix/1"
 def plan_document(plan: Plan, machine: Machine) -> dict[str, Any]:
     return {
         "schema": PLAN_SCHEMA,
-        "torch": plan.torch,
-        "variant": plan.variant.tag,
-        "index_url": plan.index_url,
-        "packages": list(plan.packages),
-        "python": plan.python,
-        "platform": plan.platform,
+        **plan.summary(),
         "machine": machine_json(machine),
         "reasons": list(plan.reasons),
         "warnings": list(plan.warnings),
