@@ -236,3 +236,12 @@ def test_venv_without_torch(tmp_path: Path, data: ReleaseData) -> None:
     add_distribution(venv, "pynvml", "13.0.1")
     found = codes(diagnose(make_machine(), probe_venv(venv), data))
     assert "venv-no-torch" in found and "deprecated-pynvml" in found
+
+
+def test_cuda_libraries_loaded_from_outside_the_venv() -> None:
+    from ptenv.diagnose import check_findings
+
+    assert check_findings({"libraries_outside_venv": []}) == []
+    (found,) = check_findings({"libraries_outside_venv": ["/usr/local/cuda/lib64/libcudart.so.12"]})
+    assert found.code == "cuda-libraries-outside-venv"
+    assert "/usr/local/cuda/lib64/libcudart.so.12" in found.message

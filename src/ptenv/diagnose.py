@@ -225,6 +225,11 @@ CATALOG: dict[str, Rule] = {
         "Two CUDA majors of one NVIDIA library are installed",
         "Remove the one torch does not pin; they can shadow each other at load time.",
     ),
+    "cuda-libraries-outside-venv": Rule(
+        Severity.WARNING,
+        "torch loaded CUDA libraries from outside its venv",
+        "Remove the folder from LD_LIBRARY_PATH (or ldconfig) so torch loads its own copies.",
+    ),
     "lock-drift": Rule(
         Severity.WARNING,
         "The machine changed since the venv's ptenv.lock was made",
@@ -545,3 +550,16 @@ def _duplicate_cuda_majors(venv: VenvInfo) -> Iterator[Finding]:
                 "nvidia-duplicate-cuda-majors",
                 f"nvidia-{lib} is installed for CUDA {' and '.join(sorted(found))}.",
             )
+
+
+def check_findings(import_detail: dict[str, object]) -> list[Finding]:
+    """Findings that only the smoke test's import stage can see."""
+    outside = import_detail.get("libraries_outside_venv") or []
+    if not isinstance(outside, list) or not outside:
+        return []
+    return [
+        finding(
+            "cuda-libraries-outside-venv",
+            "Loaded from outside the venv: " + ", ".join(str(p) for p in outside) + ".",
+        )
+    ]

@@ -130,6 +130,10 @@ def check(
     if require_gpu and options.device in ("auto", "cuda"):
         options = replace(options, device="cuda")
     report = run_check(python, venv_path.absolute(), options)
+    imported = next((s.detail for s in report.stages if s.name == "import"), {})
+    extra = diagnose.check_findings(imported)
+    if extra:
+        found = replace(found, findings=(*extra, *found.findings))
     missing_gpu = require_gpu and report.device != "cuda"
     return CheckResult(found, report, missing_gpu)
 
