@@ -30,6 +30,8 @@ from tests.index_server import Index, serve
 runner = CliRunner()
 PY = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 TAG = f"{PY}-{PY}-manylinux_2_28_x86_64"
+# The newest torch for this interpreter: 2.15 dropped Python 3.10.
+LATEST = "2.15.0" if sys.version_info >= (3, 11) else "2.14.1"
 
 
 @pytest.fixture
@@ -37,6 +39,8 @@ def index(tmp_path: Path) -> Iterator[Index]:
     with serve(tmp_path / "served") as served:
         served.add("cpu", f"torch-2.15.0+cpu-{TAG}.whl")
         served.add("cpu", f"torch-2.14.1+cpu-{TAG}.whl")
+        served.add("cpu", f"torch-2.14.0+cpu-{TAG}.whl")
+        served.add("cpu", f"torchvision-0.29.1+cpu-{TAG}.whl")
         served.add("cpu", "torchaudio-2.11.1-py3-none-any.whl")
         served.add("cpu", "torchvision-0.29.2-py3-none-any.whl")
         yield served
@@ -159,13 +163,13 @@ def test_fresh_install_pins_records_sources_and_writes_the_lock(
     assert code == 0, document
     assert document["action"] == "installed" and document["installer"] == "uv"
     assert document["plan"]["packages"] == [  # type: ignore[index]
-        "torch==2.15.0+cpu",
-        "torchvision==0.29.2",
+        f"torch=={LATEST}+cpu",
+        "torchvision==0.29.2" if LATEST == "2.15.0" else "torchvision==0.29.1+cpu",
         "torchaudio==2.11.1",
     ]
     sources = {i["name"]: i["source"] for i in document["installed"]}  # type: ignore[attr-defined]
-    assert sources["torch"].startswith(index.url + "/cpu/torch-2.15.0")
-    assert torch_version_in(tmp_path / "env") == "2.15.0+cpu"
+    assert sources["torch"].startswith(index.url + f"/cpu/torch-{LATEST}")
+    assert torch_version_in(tmp_path / "env") == f"{LATEST}+cpu"
     lock = json.loads((tmp_path / "ptenv.lock").read_text())
     assert {p["name"] for p in lock["packages"]} == {"torch", "torchvision", "torchaudio"}
     assert all(len(p["sha256"]) == 64 for p in lock["packages"])
@@ -181,21 +185,22 @@ def test_already_installed_does_nothing(index: Index) -> None:
 
 
 def test_replacing_another_build_needs_yes(index: Index, tmp_path: Path) -> None:
-    assert ptenv_install("--venv", "env", "--index-base", index.url, "--torch", "2.14.1")[0] == 0
+    assert ptenv_install("--venv", "env", "--index-base", index.url, "--torch", "2.14.0")[0] == 0
     code, _, stderr = ptenv_install("--venv", "env", "--index-base", index.url)
     assert code == 2 and "--yes" in stderr
-    assert torch_version_in(tmp_path / "env") == "2.14.1+cpu"
+    assert torch_version_in(tmp_path / "env") == "2.14.0+cpu"
     code, _document, _ = ptenv_install("--venv", "env", "--index-base", index.url, "--yes")
-    assert code == 0 and torch_version_in(tmp_path / "env") == "2.15.0+cpu"
+    assert code == 0 and torch_version_in(tmp_path / "env") == f"{LATEST}+cpu"
 
 
 def test_source_missing_the_planned_version_falls_back(tmp_path: Path) -> None:
     with serve(tmp_path / "lagging") as lagging:
-        lagging.add("cpu", f"torch-2.14.1+cpu-{TAG}.whl")
+        lagging.add("cpu", f"torch-2.14.0+cpu-{TAG}.whl")
         code, document, _ = ptenv_install("--venv", "env", "--index-base", lagging.url)
     assert code == 0
-    assert document["plan"]["torch"] == "2.14.1"  # type: ignore[index]
-    assert any("does not hold torch 2.15.0" in r for r in document["plan"]["reasons"])  # type: ignore[index]
+    assert document["plan"]["torch"] == "2.14.0"  # type: ignore[index]
+    reasons = document["plan"]["reasons"]  # type: ignore[index]
+    assert any(f"does not hold torch {LATEST}" in r for r in reasons)
 
 
 def test_offline_wheelhouse(index: Index, tmp_path: Path) -> None:
@@ -229,13 +234,13 @@ def test_pip_backend(index: Index, tmp_path: Path) -> None:
     )
     assert code == 0, document
     assert document["installer"] == "pip"
-    assert torch_version_in(tmp_path / "env") == "2.15.0+cpu"
+    assert torch_version_in(tmp_path / "env") == f"{LATEST}+cpu"
 
 
 def test_dry_run_changes_nothing_and_flags_foreign_links(tmp_path: Path) -> None:
     """A mirror whose pages link back upstream is named: downloads would not be mirrored."""
     with serve(tmp_path / "mirror") as mirror:
-        mirror.add("cpu", f"torch-2.15.0+cpu-{TAG}.whl")
+        mirror.add("cpu", f"torch-{LATEST}+cpu-{TAG}.whl")
         mirror.link_base = "https://download.pytorch.org"
         result = install_module.install(
             Request(),
@@ -257,7 +262,7 @@ def test_dry_run_changes_nothing_and_flags_foreign_links(tmp_path: Path) -> None
 
 @pytest.fixture
 def previous(index: Index, tmp_path: Path) -> Path:
-    assert ptenv_install("--venv", "env", "--index-base", index.url, "--torch", "2.14.1")[0] == 0
+    assert ptenv_install("--venv", "env", "--index-base", index.url, "--torch", "2.14.0")[0] == 0
     return tmp_path / "env"
 
 
@@ -266,7 +271,7 @@ def test_unreachable_index(previous: Path) -> None:
         url = gone.url
     code, _document, stderr = ptenv_install("--venv", str(previous), "--index-base", url, "--yes")
     assert code == 4 and "Cannot reach the index" in stderr and url in stderr
-    assert torch_version_in(previous) == "2.14.1+cpu"
+    assert torch_version_in(previous) == "2.14.0+cpu"
 
 
 def test_variant_missing_on_the_index(previous: Path, index: Index) -> None:
@@ -282,14 +287,14 @@ def test_variant_missing_on_the_index(previous: Path, index: Index) -> None:
         "--yes",
     )
     assert code == 3 and "holds no torch build" in stderr
-    assert torch_version_in(previous) == "2.14.1+cpu"
+    assert torch_version_in(previous) == "2.14.0+cpu"
 
 
 def test_corrupt_wheel_hash_mismatch(previous: Path, index: Index) -> None:
-    index.broken_hashes.add(f"torch-2.15.0+cpu-{TAG}.whl")
+    index.broken_hashes.add(f"torch-{LATEST}+cpu-{TAG}.whl")
     code, _, stderr = ptenv_install("--venv", str(previous), "--index-base", index.url, "--yes")
     assert code == 4 and "hash" in stderr.lower()
-    assert torch_version_in(previous) == "2.14.1+cpu"
+    assert torch_version_in(previous) == "2.14.0+cpu"
     assert not staging_path(previous).exists()
 
 
@@ -309,7 +314,7 @@ def test_too_little_disk(previous: Path, index: Index) -> None:
             confirm=lambda _: True,
         )
     assert "GB free" in caught.value.message
-    assert torch_version_in(previous) == "2.14.1+cpu"
+    assert torch_version_in(previous) == "2.14.0+cpu"
 
 
 def test_second_install_into_the_same_venv_is_refused(previous: Path, index: Index) -> None:
@@ -350,10 +355,10 @@ def test_install_killed_midway(previous: Path, index: Index, how: signal.Signals
     if how == signal.SIGINT:
         assert child.returncode == 130
         assert not staging_path(previous).exists()
-    assert torch_version_in(previous) == "2.14.1+cpu"
+    assert torch_version_in(previous) == "2.14.0+cpu"
     index.delay_s = 0.0
     code, _document, _ = ptenv_install("--venv", str(previous), "--index-base", index.url, "--yes")
-    assert code == 0 and torch_version_in(previous) == "2.15.0+cpu"
+    assert code == 0 and torch_version_in(previous) == f"{LATEST}+cpu"
     assert not staging_path(previous).exists()
 
 
