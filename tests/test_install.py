@@ -378,6 +378,12 @@ def test_refuses_a_folder_that_is_not_a_venv(tmp_path: Path, index: Index) -> No
     assert (tmp_path / "data" / "precious.txt").read_text() == "keep me"
 
 
+def test_an_empty_folder_becomes_the_venv(tmp_path: Path, index: Index) -> None:
+    (tmp_path / "empty").mkdir()
+    assert ptenv_install("--venv", "empty", "--index-base", index.url)[0] == 0
+    assert torch_version_in(tmp_path / "empty") == f"{LATEST}+cpu"
+
+
 def test_plain_http_refused_off_loopback() -> None:
     code, _, stderr = ptenv_install(
         "--venv", "env", "--index-base", "http://mirror.example.invalid/whl"

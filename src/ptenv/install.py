@@ -126,7 +126,7 @@ def _install_locked(
     clock = _Clock()
     started = time.monotonic()
     progress("resolve: reading the machine and the target venv")
-    existing = probe_venv(target) if target.exists() else None
+    existing = probe_venv(target) if (target / "pyvenv.cfg").is_file() else None
     python = _target_python(options.python, existing, backend)
     data = releases.load()
     locked = lockfile.read(options.lock) if options.lock and options.lock.exists() else None
