@@ -34,6 +34,14 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Regenerate the reference pages and build the site with --strict (broken links fail)."""
+    session.install("-e", ".[docs]")
+    session.run("python", "docs/gen_reference.py")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Time whole ptenv processes against their peers; writes docs/benchmarks.md tables."""
     session.install("-e", ".")

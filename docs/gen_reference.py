@@ -52,10 +52,46 @@ def exit_codes_page() -> str:
     return "\n".join(lines) + "\n"
 
 
+def cli_page() -> str:
+    """Every command and option, read from the Typer app's parameters (not its rendering)."""
+    import typer.main
+
+    from ptenv.cli import app
+
+    group = typer.main.get_command(app)
+    parts = [
+        "# Command-line reference\n\n",
+        "Generated from the Typer app by `docs/gen_reference.py`; do not edit. "
+        "`ptenv COMMAND --help` prints the same.\n",
+    ]
+    commands = getattr(group, "commands", {})
+    for name in sorted(commands):
+        command = commands[name]
+        doc = (command.help or "").strip()
+        parts.append(f"\n## `ptenv {name}`\n\n{doc}\n\n")
+        parts.append("| option | default | environment | meaning |\n|---|---|---|---|\n")
+        for param in command.params:
+            opts = getattr(param, "opts", [])
+            if not opts or "--help" in opts:
+                continue
+            flag = ", ".join(f"`{o}`" for o in opts)
+            default = param.default
+            shown = (
+                ""
+                if default in (None, False, "") or getattr(param, "is_flag", False)
+                else f"`{default}`"
+            )
+            envvar = param.envvar if isinstance(param.envvar, str) else ""
+            help_text = (getattr(param, "help", "") or "").replace("|", "\\|")
+            parts.append(f"| {flag} | {shown} | {envvar} | {help_text} |\n")
+    return "".join(parts)
+
+
 PAGES = {
     "reference/matrix.md": matrix_page,
     "reference/findings.md": findings_page,
     "reference/exit-codes.md": exit_codes_page,
+    "reference/cli.md": cli_page,
 }
 
 

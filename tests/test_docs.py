@@ -20,7 +20,8 @@ def _generator() -> ModuleType:
 
 
 @pytest.mark.parametrize(
-    "page", ["reference/matrix.md", "reference/findings.md", "reference/exit-codes.md"]
+    "page",
+    ["reference/matrix.md", "reference/findings.md", "reference/exit-codes.md", "reference/cli.md"],
 )
 def test_generated_page_is_current(page: str) -> None:
     build = _generator().PAGES[page]
