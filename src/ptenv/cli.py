@@ -73,6 +73,10 @@ GpuOption = Annotated[
         rich_help_panel="Target machine",
     ),
 ]
+IndexBaseOption = Annotated[
+    str,
+    typer.Option("--index-base", help="Wheel index root; the variant index is <base>/<variant>."),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
@@ -181,12 +185,7 @@ def plan(
     torch: TorchOption = "latest",
     cuda: CudaOption = "auto",
     with_packages: WithOption = "",
-    index_base: Annotated[
-        str,
-        typer.Option(
-            "--index-base", help="Wheel index root; the variant index is <base>/<variant>."
-        ),
-    ] = DEFAULT_INDEX_BASE,
+    index_base: IndexBaseOption = DEFAULT_INDEX_BASE,
     verify_index: Annotated[
         bool,
         typer.Option(
@@ -367,12 +366,7 @@ def install(
     installer: Annotated[
         str, typer.Option("--installer", help="auto (uv, else pip), uv or pip.")
     ] = "auto",
-    index_base: Annotated[
-        str,
-        typer.Option(
-            "--index-base", help="Wheel index root; the variant index is <base>/<variant>."
-        ),
-    ] = DEFAULT_INDEX_BASE,
+    index_base: IndexBaseOption = DEFAULT_INDEX_BASE,
     mirror: Annotated[
         str | None,
         typer.Option(
