@@ -21,15 +21,6 @@ from ptenv.models import CheckReport, StageResult
 from ptenv.smoke import script
 
 SENTINEL = "PTENV_JSON="
-STAGES = (
-    "import",
-    "device",
-    "numerics",
-    "train_eager",
-    "compile_prerequisites",
-    "train_compiled",
-    "figures",
-)
 # Seconds each stage may take before it counts as hung (a cold CPU compile takes 20-30 s on
 # 2 cores; a GPU's first CUDA call can take tens of seconds without persistence mode).
 STAGE_TIMEOUTS = {

@@ -11,10 +11,8 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from ptenv import __version__
+from ptenv import DEFAULT_INDEX_BASE, __version__
 from ptenv.errors import ExitCode, PtenvError
-from ptenv.models import DEFAULT_INDEX_BASE
-from ptenv.probe.overrides import TargetOverrides
 
 app = typer.Typer(
     name="ptenv",
@@ -152,13 +150,13 @@ def doctor(
     Exit status: 0 no error findings, 1 at least one error (with --strict, or a warning),
     2 bad usage.
     """
-    overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
 
     def body() -> int:
-        from ptenv import workflows  # noqa: PLC0415
+        from ptenv import report, workflows  # noqa: PLC0415
+        from ptenv.probe.overrides import TargetOverrides  # noqa: PLC0415
 
+        overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
         result = workflows.doctor(overrides, venv, env=dict(os.environ), cwd=Path.cwd())
-        from ptenv import report  # noqa: PLC0415
 
         if as_json:
             report.emit_json(report.doctor_document(result.machine, result.venv, result.findings))
@@ -204,12 +202,14 @@ def plan(
     Exit status: 0 a plan, 2 bad usage, 3 no compatible build, 4 index unreachable
     (--verify-index).
     """
-    overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
     companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
 
     def body() -> int:
         from ptenv import report, workflows  # noqa: PLC0415
         from ptenv.models import Request  # noqa: PLC0415
+        from ptenv.probe.overrides import TargetOverrides  # noqa: PLC0415
+
+        overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
 
         request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
         result = workflows.plan(
@@ -421,7 +421,6 @@ def install(
     disk, installer), 5 the check failed, 130 interrupted. A failed or interrupted install
     leaves the previous environment as it was.
     """
-    overrides = TargetOverrides(driver=driver, gpu=gpu)
     companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
 
     def body() -> int:
@@ -430,6 +429,9 @@ def install(
         from ptenv import report, workflows  # noqa: PLC0415
         from ptenv.install import InstallOptions  # noqa: PLC0415
         from ptenv.models import Request  # noqa: PLC0415
+        from ptenv.probe.overrides import TargetOverrides  # noqa: PLC0415
+
+        overrides = TargetOverrides(driver=driver, gpu=gpu)
         from ptenv.sources import SourceOptions  # noqa: PLC0415
 
         request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)

@@ -185,6 +185,18 @@ def fetch_project(
     return parse_simple_html(final, text)
 
 
+def newer_than_data(where: str, versions: Iterable[Version], newest_known: Version) -> str | None:
+    """Say plainly when a source holds a torch the release data does not describe."""
+    newer = sorted(v for v in versions if v.release > newest_known.release)
+    if not newer:
+        return None
+    return (
+        f"{where} holds torch {newer[-1]}, newer than ptenv's release data "
+        f"({newest_known}); its build matrix is unknown to ptenv, so it was not "
+        "considered. Update ptenv."
+    )
+
+
 def _pin_parts(pin: str) -> tuple[str, Version]:
     name, _, version = pin.partition("==")
     return name, Version(version)
@@ -208,12 +220,7 @@ def verify_plan(plan: Plan, machine: Machine, newest_known: Version) -> Plan:
                 + "; pick another --torch, or another index.",
             )
         reasons.append(f"Index check: {wheel.file.filename} is on {plan.index_url}.")
-        if name == "torch":
-            newer = sorted({w.version for w in found if w.version.release > newest_known.release})
-            if newer:
-                warnings.append(
-                    f"The index holds torch {newer[-1]}, newer than ptenv's release "
-                    f"data ({newest_known}); its build matrix is not known to ptenv, "
-                    "so it was not considered. Update ptenv."
-                )
+        newer = newer_than_data(plan.index_url, [w.version for w in found], newest_known)
+        if name == "torch" and newer:
+            warnings.append(newer)
     return replace(plan, reasons=tuple(reasons), warnings=tuple(warnings))

@@ -19,20 +19,28 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ptenv import index, installers, lockfile, releases, staging
+from ptenv import _proc, index, installers, lockfile, releases, staging
 from ptenv.errors import InstallFailed, NoCompatibleBuild, UsageError
 from ptenv.index import IndexFile
-from ptenv.models import Machine, Plan, Request, VariantKind, VenvInfo
+from ptenv.models import Machine, Plan, Request, Variant, VariantKind, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.nvidia import Nvml, load_nvml
-from ptenv.probe.venv import interpreter_of, probe_venv
+from ptenv.probe.venv import interpreter_of, probe_venv, run_static_probe
 from ptenv.resolve import parse_torch_spec, resolve
-from ptenv.sources import Source, SourceOptions, foreign_links, list_project, source_for
+from ptenv.sources import (
+    Source,
+    SourceOptions,
+    foreign_links,
+    list_project,
+    read_pip_config,
+    source_for,
+)
 
 CUDA_BUILD_BYTES = 6 * 10**9  # a CUDA torch venv is ~5.4 GB (measured), plus the cache
 CPU_BUILD_BYTES = 10**9
@@ -270,8 +278,6 @@ def _locate_python(wanted: str, backend: installers.Installer) -> str:
         return wanted
     found = shutil.which(f"python{wanted}")
     if found is None and isinstance(backend, installers.UvInstaller):
-        from ptenv import _proc  # noqa: PLC0415
-
         done = _proc.run([backend.uv, "python", "find", "--no-project", wanted], timeout=60)
         found = done.stdout.strip() if done.ok and done.stdout.strip() else None
     if found is None:
@@ -283,27 +289,7 @@ def _locate_python(wanted: str, backend: installers.Installer) -> str:
 
 
 def _python_facts(path: str) -> _Python:
-    from ptenv import _proc  # noqa: PLC0415
-    from ptenv.smoke import script  # noqa: PLC0415
-
-    try:
-        done = _proc.run(
-            [path, "-X", "utf8", str(script("static_probe.py"))], timeout=30, env=_proc.clean_env()
-        )
-    except OSError as error:
-        raise UsageError(
-            f"--python {path} cannot be run: {error.strerror}.",
-            hint="Give a working Python interpreter.",
-        ) from None
-    import json  # noqa: PLC0415
-
-    try:
-        python = json.loads(done.stdout.strip().splitlines()[-1])["python"]
-    except (IndexError, KeyError, json.JSONDecodeError):
-        raise UsageError(
-            f"--python {path} did not answer like a Python 3.8+ interpreter.",
-            hint="Give a working CPython 3.10 or newer.",
-        ) from None
+    python = run_static_probe(Path(path), "--python")["python"]
     if not python["is_64bit"]:
         raise UsageError(
             f"--python {path} is a 32-bit build.",
@@ -333,8 +319,6 @@ def _with_pip_config_hint(error: InstallFailed, options: InstallOptions) -> Inst
     """An unreachable index: say so when pip is configured with other sources."""
     if options.source.use_pip_config or options.source.find_links is not None:
         return error
-    from ptenv.sources import read_pip_config  # noqa: PLC0415
-
     configured = read_pip_config()
     if not configured:
         return error
@@ -377,13 +361,9 @@ def _available(
     tags = index.target_tags(machine)
     fitting = sorted({w.version for w in wheels if w.tags & set(tags)}, reverse=True)
     newest_known = data.newest.latest
-    newer = [v for v in fitting if v.release > newest_known.release]
+    newer = index.newer_than_data(source.label, fitting, newest_known)
     if newer:
-        warnings.append(
-            f"{source.label} holds torch {newer[0]}, newer than ptenv's release "
-            f"data ({newest_known}); its build matrix is unknown to ptenv, so it was "
-            "not considered. Update ptenv."
-        )
+        warnings.append(newer)
     wanted = Version(plan.packages[0].partition("==")[2])
     if wanted in fitting:
         return _check_companions(plan, source, tags)
@@ -466,8 +446,6 @@ def _run_install(
 def _plan_from_lock(
     locked: lockfile.Lock, machine: Machine, warnings: list[str]
 ) -> tuple[Plan, Source]:
-    from ptenv.models import Variant  # noqa: PLC0415
-
     changes = lockfile.drift(locked.fingerprint, lockfile.fingerprint(machine))
     if changes:
         warnings.append(
@@ -532,8 +510,6 @@ def _locate(source: Source, name: str, version: str, tags: set[Tag]) -> lockfile
 def _sha256_of(file: IndexFile) -> str | None:
     if not file.url.startswith("file://"):
         return None
-    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
-
     path = Path(unquote(urlsplit(file.url).path))
     digest = hashlib.sha256()
     with path.open("rb") as handle:

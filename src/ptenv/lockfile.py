@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ptenv import __version__
 from ptenv.errors import UsageError
 from ptenv.models import Machine, Plan
-from ptenv.sources import Source
+
+if TYPE_CHECKING:  # sources pulls in urllib; doctor reads locks without it
+    from ptenv.sources import Source
 
 SCHEMA = "ptenv.lock/1"
 LOCK_NAME = "ptenv.lock"
@@ -89,6 +91,8 @@ def read(path: Path) -> Lock:
             f"--lock {path} is not a {SCHEMA} file.",
             hint="Give a ptenv.lock written by `ptenv install`.",
         )
+    from ptenv.sources import Source  # noqa: PLC0415
+
     source = document["source"]
     return Lock(
         plan=document["plan"],

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ptenv import DEFAULT_INDEX_BASE
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -294,9 +296,6 @@ class VenvInfo:
     python_h: bool
     distributions: dict[str, tuple[str, ...]]  # normalised name -> installed versions
     torch: TorchInstall | None
-
-
-DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ptenv.matrix import Row
 from ptenv.models import (
     CheckReport,
     Finding,
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ptenv.install import InstallResult
+    from ptenv.matrix import Row
 
 DOCTOR_SCHEMA = "ptenv.doctor/1"
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}

@@ -309,7 +309,7 @@ def _automatic(
         cpu = Variant(VariantKind.CPU)
         what = "the default build with MPS" if machine.platform == "macos-arm64" else "cpu"
         reasons.append(f"No NVIDIA GPU visible: {what} (torch {patch}).")
-        _warn_rocm_xpu_manual(machine, warnings)
+        _warn_intel_mac(machine, warnings)
         return release, patch, cpu
     labels = ", ".join(_gpu_label(g) for g in gpus if g.compute_capability) or "unknown GPUs"
     driver = machine.nvidia.driver_version or "unknown"
@@ -418,7 +418,7 @@ def _newest_serving(machine: Machine, data: ReleaseData) -> Version | None:
     return None
 
 
-def _warn_rocm_xpu_manual(machine: Machine, warnings: list[str]) -> None:
+def _warn_intel_mac(machine: Machine, warnings: list[str]) -> None:
     if machine.platform == "macos-x86_64":
         warnings.append("Intel Macs get no torch newer than 2.2.2.")
 

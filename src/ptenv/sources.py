@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ptenv import _proc, index
+from ptenv import DEFAULT_INDEX_BASE, _proc, index
 from ptenv.errors import InstallFailed, UsageError
 from ptenv.index import IndexFile
 from ptenv.models import Variant
@@ -111,14 +111,8 @@ def source_for(
             )
         return Source("pip config", index_url, links, extra)
     index.check_url(options.index_base, options.insecure)
-    label = "official index" if options.index_base == _official() else "index"
+    label = "official index" if options.index_base == DEFAULT_INDEX_BASE else "index"
     return Source(label, f"{options.index_base.rstrip('/')}/{variant.tag}")
-
-
-def _official() -> str:
-    from ptenv.models import DEFAULT_INDEX_BASE  # noqa: PLC0415
-
-    return DEFAULT_INDEX_BASE
 
 
 _PIP_CONFIG_LINE = re.compile(r"^(?:global|install|:env:)\.([\w-]+)='?(.*?)'?$")

@@ -8,18 +8,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ptenv import diagnose, lockfile, releases
-from ptenv import install as install_module
-from ptenv.check import CheckOptions, run_check
 from ptenv.errors import ExitCode, UsageError
-from ptenv.index import check_url, verify_plan
-from ptenv.install import InstallOptions, InstallResult
 from ptenv.models import CheckReport, Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.nvidia import Nvml, load_nvml
 from ptenv.probe.venv import default_venv, probe_venv, validate_venv
 from ptenv.resolve import resolve
+
+if TYPE_CHECKING:
+    from ptenv.check import CheckOptions
+    from ptenv.install import InstallOptions, InstallResult
+
+# install, check and index (urllib, http.client) are imported where they are used, so that
+# `ptenv doctor` and `ptenv plan` do not pay for them at start-up.
 
 
 @dataclass(frozen=True)
@@ -83,12 +87,16 @@ def plan(
 ) -> PlanResult:
     data = releases.load()
     if verify_index:
+        from ptenv.index import check_url  # noqa: PLC0415
+
         check_url(request.index_base)
     machine = probe_machine(
         env=env, venv_target=cwd / ".venv", overrides=overrides, data=data, nvml_loader=nvml_loader
     )
     chosen = resolve(machine, request, data)
     if verify_index:
+        from ptenv.index import verify_plan  # noqa: PLC0415
+
         chosen = verify_plan(chosen, machine, data.newest.latest)
     return PlanResult(machine, chosen)
 
@@ -129,6 +137,8 @@ def check(
         found = replace(machine_only, venv=None)
     if require_gpu and options.device in ("auto", "cuda"):
         options = replace(options, device="cuda")
+    from ptenv.check import run_check  # noqa: PLC0415
+
     report = run_check(python, venv_path.absolute(), options)
     imported = next((s.detail for s in report.stages if s.name == "import"), {})
     extra = diagnose.check_findings(imported)
@@ -158,6 +168,9 @@ def install_and_check(
     confirm: Callable[[str], bool],
     nvml_loader: Callable[[], Nvml | None] = load_nvml,
 ) -> InstallOutcome:
+    from ptenv import install as install_module  # noqa: PLC0415
+    from ptenv.check import CheckOptions, default_cache_dir  # noqa: PLC0415
+
     result = install_module.install(
         request,
         overrides,
@@ -170,8 +183,6 @@ def install_and_check(
     if not then_check or result.action != "installed":
         return InstallOutcome(result, None)
     progress("check: training the 784-500-10 MLP in the new venv")
-    from ptenv.check import default_cache_dir  # noqa: PLC0415
-
     checked = check(
         result.venv,
         CheckOptions(cache_dir=default_cache_dir(env)),

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ptenv import _proc
 from ptenv.errors import UsageError
@@ -86,29 +87,37 @@ def parse_static_probe(venv: Path, document: dict[str, object]) -> VenvInfo:
     )
 
 
-def probe_venv(venv: Path) -> VenvInfo:
-    """Run the static probe with the venv's interpreter; UsageError if it cannot answer."""
-    python = validate_venv(venv)
+def run_static_probe(python: Path, what: str) -> dict[str, Any]:
+    """The static probe's JSON from `python`; UsageError (naming `what`) if it cannot answer."""
     argv = [str(python), "-X", "utf8", str(script("static_probe.py"))]
     try:
         done = _proc.run(argv, timeout=STATIC_PROBE_TIMEOUT_S, env=_proc.clean_env())
     except OSError as error:
         raise UsageError(
-            f"Cannot run the venv's interpreter {python}: {error.strerror}.",
-            hint="Recreate the venv; its interpreter is not executable.",
+            f"Cannot run {what} {python}: {error.strerror}.",
+            hint="Give (or recreate) a working Python interpreter.",
         ) from None
     if not done.ok:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         reason = "timed out" if done.timed_out else f"exited with {done.returncode}: {last}"
         raise UsageError(
-            f"The venv's interpreter {python} {reason}.",
+            f"{what.capitalize()} {python} {reason}.",
             hint="Run it by hand to see why; recreate the venv if it is broken.",
         )
     try:
         document = json.loads(done.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
+        document = None
+    if not isinstance(document, dict) or not isinstance(document.get("python"), dict):
         raise UsageError(
-            f"The venv's interpreter {python} printed no readable report.",
-            hint="A sitecustomize or .pth file may print on start-up.",
-        ) from None
+            f"{what.capitalize()} {python} printed no readable report.",
+            hint="A sitecustomize or .pth file may print on start-up; it must be CPython 3.8+.",
+        )
+    return document
+
+
+def probe_venv(venv: Path) -> VenvInfo:
+    """Run the static probe with the venv's interpreter; UsageError if it cannot answer."""
+    python = validate_venv(venv)
+    document = run_static_probe(python, "the venv's interpreter")
     return parse_static_probe(venv.absolute(), document)
