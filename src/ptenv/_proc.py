@@ -10,9 +10,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 # Variables that would make a child interpreter or installer act on another environment.
 _LEAKY_VARIABLES = (
@@ -57,53 +59,70 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     should_stop: Callable[[], str | None] | None = None,
+    on_stop: Callable[[], None] | None = None,
     poll_s: float = 0.25,
 ) -> Completed:
     """Run argv to completion or until timeout; never raise for the child's own failure.
 
     `should_stop` is polled while the child runs; a non-empty answer kills the child's whole
-    process group and is returned as `stopped` (a per-stage deadline, say).
+    process group and is returned as `stopped` (a per-stage deadline, say). `on_stop` runs
+    after such a kill (and on Ctrl-C), for descendants that left the group.
+    Output goes to temporary files, not pipes: we wait for the child itself, so a descendant
+    that outlives it holding the inherited descriptors cannot keep us waiting.
     Raises FileNotFoundError / PermissionError when the program cannot be started at all.
     """
     popen_kwargs: dict[str, object] = {}
     if sys.platform != "win32":
         popen_kwargs["start_new_session"] = True
-    with subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(env) if env is not None else None,
-        cwd=cwd,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        **popen_kwargs,  # type: ignore[call-overload]
-    ) as process:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            **popen_kwargs,  # type: ignore[call-overload]
+        )
         deadline = time.monotonic() + timeout
-        stdout = stderr = ""
         try:
             while True:
                 remaining = deadline - time.monotonic()
                 step = remaining if should_stop is None else min(poll_s, remaining)
                 try:
-                    stdout, stderr = process.communicate(timeout=max(step, 0.0))
+                    process.wait(timeout=max(step, 0.0))
                     break
                 except subprocess.TimeoutExpired:
                     reason = should_stop() if should_stop is not None else None
                     if reason or time.monotonic() >= deadline:
-                        _kill_group(process)
-                        stdout, stderr = process.communicate()
+                        _stop(process, on_stop)
                         return Completed(
-                            tuple(argv), None, stdout, stderr, timed_out=True, stopped=reason
+                            tuple(argv),
+                            None,
+                            _read(out),
+                            _read(err),
+                            timed_out=True,
+                            stopped=reason,
                         )
         except BaseException:
-            _kill_group(process)  # Ctrl-C: take the child's whole group down with us
+            _stop(process, on_stop)  # Ctrl-C: take the child's whole group down with us
             raise
-    return Completed(tuple(argv), process.returncode, stdout, stderr)
+        return Completed(tuple(argv), process.returncode, _read(out), _read(err))
 
 
-def _kill_group(process: subprocess.Popen[str]) -> None:
+def _stop(process: subprocess.Popen[bytes], on_stop: Callable[[], None] | None) -> None:
+    _kill_group(process)
+    if on_stop is not None:
+        on_stop()
+    process.wait()
+
+
+def _read(handle: IO[bytes]) -> str:
+    handle.seek(0)
+    return handle.read().decode("utf-8", errors="replace")
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
     if sys.platform == "win32":
         process.kill()
         return

@@ -303,11 +303,57 @@ def check(
             show_default=False,
         ),
     ] = None,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            min=1,
+            help="Ranks to start on this node through the venv's torchrun (one per GPU; "
+            "gloo ranks on the CPU).",
+            rich_help_panel="Distributed",
+        ),
+    ] = 1,
+    nnodes: Annotated[
+        str | None,
+        typer.Option(
+            "--nnodes",
+            help="Nodes in the launch, e.g. 2 or 1:4 (passed to torchrun).",
+            show_default=False,
+            rich_help_panel="Distributed",
+        ),
+    ] = None,
+    rdzv_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--rdzv-endpoint",
+            help="HOST:PORT of the rendezvous, the same on every node (torchrun's c10d).",
+            show_default=False,
+            rich_help_panel="Distributed",
+        ),
+    ] = None,
+    rdzv_id: Annotated[
+        str,
+        typer.Option(
+            "--rdzv-id", help="Rendezvous id shared by the nodes.", rich_help_panel="Distributed"
+        ),
+    ] = "ptenv",
+    dist_timeout: Annotated[
+        float,
+        typer.Option(
+            "--dist-timeout",
+            min=1,
+            help="Seconds a rank waits for the others in a collective or between stages.",
+            rich_help_panel="Distributed",
+        ),
+    ] = 120.0,
 ) -> None:
     """Prove the environment works: train the 784-500-10 MLP eagerly and with torch.compile.
 
-    Exit status: 0 all stages passed, 5 a stage failed, 6 --require-gpu and no usable GPU,
-    2 bad usage (no such venv, no interpreter in it).
+    Under torchrun or srun (or with --nproc), also DDP training, an all_reduce bandwidth sweep
+    and a comparison of every rank's build; rank 0 prints the report, other ranks print nothing.
+
+    Exit status: 0 all stages passed, 5 a stage (or a rank) failed, 6 --require-gpu and no
+    usable GPU, 2 bad usage (no such venv, no interpreter in it).
     """
     if device not in ("auto", "cuda", "cpu", "mps"):
         raise typer.BadParameter("use auto, cuda, cpu or mps", param_hint="--device")
@@ -325,11 +371,20 @@ def check(
             compile_mode=compile_mode,
             timeout=timeout,
             cache_dir=cache_dir or default_cache_dir(environment),
+            nproc=nproc,
+            nnodes=nnodes,
+            rdzv_endpoint=rdzv_endpoint,
+            rdzv_id=rdzv_id,
+            dist_timeout=dist_timeout,
         )
         result = workflows.check(
             venv, options, require_gpu=require_gpu, env=environment, cwd=Path.cwd()
         )
         findings = result.doctor.findings
+        fleet = result.report.fleet
+        if fleet is not None and fleet.rank != 0:
+            report.print_rank_line(result.report)  # rank 0 reports for the whole launch
+            return int(result.exit_code())
         if junit is not None:
             junit.write_text(junit_xml(result.report), encoding="utf-8")
         if as_json:

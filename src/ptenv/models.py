@@ -342,6 +342,49 @@ class StageResult:
 
 
 @dataclass(frozen=True)
+class RankResult:
+    rank: int
+    host: str | None
+    ok: bool | None  # None: it never reported (hung, killed, lost)
+    stage: str | None  # where it failed, hung or was stopped
+    message: str = ""
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class AllReduceRow:
+    """One message size of the all_reduce sweep; bandwidths as nccl-tests define them."""
+
+    bytes: int
+    iterations: int
+    time_us: float  # the slowest rank's mean per all_reduce
+    algbw_gbps: float  # bytes / time
+    busbw_gbps: float  # algbw * 2(n-1)/n
+
+
+@dataclass(frozen=True)
+class FleetReport:
+    """A check run as one rank of a torch.distributed launch."""
+
+    world_size: int
+    rank: int  # whose view this is: rank 0's holds every rank
+    launcher: str | None  # torchrun | slurm | env
+    backend: str | None  # gloo | nccl
+    ranks: tuple[RankResult, ...]
+    allreduce: tuple[AllReduceRow, ...]
+    differences: dict[str, dict[str, list[int]]]  # fingerprint field -> value -> ranks
+    first_failed: int | None = None  # the rank whose failure the others learned of first
+
+    @property
+    def culprit(self) -> RankResult | None:
+        """The rank to look at first: the first to fail, else any that did not pass."""
+        failed = [r for r in self.ranks if r.ok is not True]
+        first = next((r for r in failed if r.rank == self.first_failed), None)
+        return first or next((r for r in failed if r.ok is False), None) or next(iter(failed), None)
+
+
+@dataclass(frozen=True)
 class CheckReport:
     ok: bool
     device: str | None
@@ -351,6 +394,7 @@ class CheckReport:
     cache_dir: str | None
     cache_warm: bool | None
     seconds: float
+    fleet: FleetReport | None = None
 
     @property
     def failed_stage(self) -> StageResult | None:

@@ -5,6 +5,7 @@ Rich is imported lazily so the --json paths never pay for it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ptenv.models import (
     CheckReport,
     Finding,
+    FleetReport,
     Machine,
     Plan,
     Severity,
@@ -347,6 +349,28 @@ def check_document(report: CheckReport, findings: Sequence[Finding]) -> dict[str
             {"code": f.code, "severity": f.severity.value, "message": f.message, "fix": f.fix}
             for f in findings
         ],
+        **fleet_document(report.fleet),
+    }
+
+
+def fleet_document(fleet: FleetReport | None) -> dict[str, Any]:
+    """world_size, per-rank results, the all_reduce table; world_size 1 without a launch."""
+    if fleet is None:
+        return {
+            "world_size": 1,
+            "ranks": [],
+            "allreduce": [],
+            "fingerprint_differences": {},
+            "first_failed_rank": None,
+        }
+    return {
+        "world_size": fleet.world_size,
+        "launcher": fleet.launcher,
+        "backend": fleet.backend,
+        "ranks": [dataclasses.asdict(rank) for rank in fleet.ranks],
+        "allreduce": [dataclasses.asdict(row) for row in fleet.allreduce],
+        "fingerprint_differences": fleet.differences,
+        "first_failed_rank": fleet.first_failed,
     }
 
 
@@ -373,6 +397,18 @@ def _stage_figures(stage: StageResult) -> str:
         if "compile_seconds" in detail:
             text += f" · compile {detail['compile_seconds']:.1f} s"
         return text
+    if stage.name == "process_group":
+        return (
+            f"{detail.get('backend')} · rank {detail.get('rank')} of {detail.get('world_size')}"
+            f" · {detail.get('launcher')} · {detail.get('init_seconds', 0):.2f} s"
+        )
+    if stage.name == "train_ddp":
+        return (
+            f"loss {detail.get('loss_first', 0):.3f} → {detail.get('loss_last', 0):.3f} · "
+            f"{detail.get('step_ms', 0):.2f} ms/step · parameters identical on every rank"
+        )
+    if stage.name == "allreduce":
+        return f"peak bus bandwidth {detail.get('peak_busbw_gbps', 0):.2f} GB/s"
     if stage.name == "figures":
         parts = []
         if detail.get("speedup"):
@@ -408,13 +444,81 @@ def render_check(report: CheckReport, findings: Sequence[Finding]) -> None:
             f"compile cache: {report.cache_dir} ({'warm' if report.cache_warm else 'cold'})",
             markup=False,
         )
+    if report.fleet is not None:
+        _render_fleet(out, report.fleet)
     failed = report.failed_stage
-    if failed is not None:
+    culprit = report.fleet.culprit if report.fleet is not None else None
+    if culprit is not None:
+        where = f" in stage {culprit.stage}" if culprit.stage else ""
+        out.print(f"[bold red]FAILED[/bold red] on rank {culprit.rank}{where}: {culprit.message}")
+    elif failed is not None:
         out.print(f"[bold red]FAILED[/bold red] at {failed.name}: {failed.message}")
         if failed.fix:
             out.print(f"fix: {failed.fix}", markup=False)
     else:
         out.print(f"[bold green]OK[/bold green] in {report.seconds:.1f} s")
+
+
+def _render_fleet(out: Console, fleet: FleetReport) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    marks = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]?[/yellow]"}
+    ranks = Table(title=f"{fleet.world_size} ranks · {fleet.backend or '?'}", title_justify="left")
+    for column in ("", "rank", "host", "torch", "device", "seconds", "result"):
+        ranks.add_column(column)
+    for rank in fleet.ranks:
+        device = rank.fingerprint.get("gpu") or rank.fingerprint.get("device") or ""
+        ranks.add_row(
+            marks[rank.ok],
+            str(rank.rank),
+            rank.host or "?",
+            str(rank.fingerprint.get("torch") or "?"),
+            str(device),
+            f"{rank.seconds:.1f}",
+            f"{rank.stage}: {rank.message}" if rank.message else "",
+        )
+    out.print(ranks)
+    for field, groups in fleet.differences.items():
+        spread = "; ".join(
+            f"{value} on ranks {', '.join(map(str, r))}" for value, r in groups.items()
+        )
+        out.print(f"[red]ranks differ[/red] in {field}: {spread}")
+    if fleet.allreduce:
+        table = Table(
+            title="all_reduce (sum, float32) · bandwidths as nccl-tests define them",
+            title_justify="left",
+        )
+        for column in ("size", "time µs", "algbw GB/s", "busbw GB/s"):
+            table.add_column(column, justify="right")
+        for row in fleet.allreduce:
+            table.add_row(
+                _bytes(row.bytes),
+                f"{row.time_us:.1f}",
+                f"{row.algbw_gbps:.2f}",
+                f"{row.busbw_gbps:.2f}",
+            )
+        out.print(table)
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= size:
+            return f"{count / size:g} {unit}"
+    return f"{count} B"
+
+
+def print_rank_line(report: CheckReport) -> None:
+    """A rank other than 0 prints one line on stderr: rank 0 reports for the launch."""
+    fleet = report.fleet
+    if fleet is None:
+        return
+    verdict = "ok" if report.ok else "FAILED"
+    failed = report.failed_stage
+    why = f" at {failed.name}: {failed.message}" if failed is not None else ""
+    sys.stderr.write(
+        f"ptenv check: rank {fleet.rank} of {fleet.world_size} {verdict}{why} "
+        "(rank 0 prints the report)\n"
+    )
 
 
 INSTALL_SCHEMA = "ptenv.install/1"

@@ -129,6 +129,7 @@ def check(
             hint="Pass --venv PATH, or create one with `ptenv install`.",
         )
     python = validate_venv(venv_path)
+    _validate_launch(options, env)
     try:
         found = doctor(TargetOverrides(), venv_path, env=env, cwd=cwd, nvml_loader=nvml_loader)
     except UsageError:
@@ -146,6 +147,23 @@ def check(
         found = replace(found, findings=(*extra, *found.findings))
     missing_gpu = require_gpu and report.device != "cuda"
     return CheckResult(found, report, missing_gpu)
+
+
+def _validate_launch(options: CheckOptions, env: Mapping[str, str]) -> None:
+    if not options.launches_ranks:
+        return
+    if "RANK" in env or "SLURM_STEP_ID" in env:
+        raise UsageError(
+            "This ptenv already runs as one rank of a launch (RANK or SLURM_STEP_ID is set); "
+            "--nproc would start ranks inside a rank.",
+            hint="Drop --nproc/--nnodes: under torchrun or srun every task runs `ptenv check`.",
+        )
+    if options.nnodes not in (None, "1") and not options.rdzv_endpoint:
+        raise UsageError(
+            f"--nnodes {options.nnodes} needs --rdzv-endpoint HOST:PORT "
+            "(the node every other node can reach).",
+            hint="Run the same command on every node, e.g. --rdzv-endpoint node01:29400.",
+        )
 
 
 @dataclass(frozen=True)

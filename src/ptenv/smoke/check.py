@@ -40,6 +40,8 @@ _CUDA_LIB = re.compile(
 
 
 class StageFailed(Exception):
+    """A stage's own verdict: a message for the user, a fix, and the figures behind it."""
+
     def __init__(self, message: str, fix: str = "", detail: dict[str, Any] | None = None):
         super().__init__(message)
         self.fix = fix
@@ -47,33 +49,56 @@ class StageFailed(Exception):
 
 
 class Runner:
-    def __init__(self, progress_path: str) -> None:
+    """Runs stages in order; after the first failure the rest are skipped, not run.
+
+    Under a launcher, every rank waits for the others after each stage (Fleet.agree) and
+    learns whether any rank failed, so all ranks skip the remaining stages together.
+    """
+
+    def __init__(self, progress_path: str, fleet: Any = None) -> None:
         self.progress_path = progress_path
+        self.fleet = fleet
+        self.rank = fleet.launch.rank if fleet is not None else 0
         self.stages: list[dict[str, Any]] = []
         self.failed = False
+        self.skip_reason = "an earlier stage failed"
+        self.first_failure: dict[str, Any] | None = None
+        self.failure_posted = False
+        self.faults = _faults(os.environ.get("PTENV_CHECK_FAULT", ""), self.rank)
 
-    def stage(self, name: str, body: Callable[[], dict[str, Any]], skip_reason: str = "") -> None:
-        with open(self.progress_path, "a", encoding="utf-8") as handle:
-            handle.write(name + "\n")
-        if self.failed or skip_reason:
+    def note(self, line: str) -> None:
+        _note(self.progress_path, line)
+
+    def stage(
+        self,
+        name: str,
+        body: Callable[[], dict[str, Any]],
+        skip_reason: str = "",
+        despite_failure: bool = False,
+    ) -> None:
+        self.note(name)
+        if (self.failed and not despite_failure) or skip_reason:
             self.stages.append(
                 {
                     "name": name,
                     "ok": None,
                     "seconds": 0.0,
-                    "detail": {"skipped": skip_reason or "an earlier stage failed"},
+                    "detail": {"skipped": skip_reason or self.skip_reason},
                 }
             )
             return
         start = time.perf_counter()
         try:
+            _inject(self.faults.get(name), name, self.rank)
             detail = body()
             ok, message, fix = True, "", ""
-        except StageFailed as error:
-            ok, message, fix, detail = False, str(error), error.fix, error.detail
         except Exception as error:  # a failure of torch itself is the finding
-            ok, message, fix = False, f"{type(error).__name__}: {error}", ""
-            detail = {"traceback": traceback.format_exc(limit=6)[-3000:]}
+            ok, message = False, str(error)
+            if hasattr(error, "fix"):  # StageFailed, from this file or fleet.py
+                fix, detail = error.fix, getattr(error, "detail", {})
+            else:
+                message, fix = f"{type(error).__name__}: {error}", ""
+                detail = {"traceback": traceback.format_exc(limit=6)[-3000:]}
         result = {
             "name": name,
             "ok": ok,
@@ -84,7 +109,67 @@ class Runner:
             result["message"] = message
             result["fix"] = fix
             self.failed = True
+            if self.first_failure is None:
+                self.first_failure = {"rank": self.rank, "stage": name, "message": message}
         self.stages.append(result)
+        self._agree(name, result)
+
+    def _agree(self, name: str, result: dict[str, Any]) -> None:
+        fleet = self.fleet
+        if fleet is None or not fleet.ready:
+            return
+        failure = None
+        if self.first_failure is not None and not self.failure_posted:
+            failure, self.failure_posted = self.first_failure, True
+        try:
+            posted = fleet.agree(name, failure)
+        except Exception as error:  # FleetError: the store stopped answering
+            lost = f"lost contact with the other ranks after stage {name}: {error}"
+            result.update(
+                ok=False,
+                message=f"{result['message']}; then {lost}" if result.get("message") else lost,
+                fix="Another rank died or hung; see its stages, dmesg and the launcher's log.",
+            )
+            self.failed, self.skip_reason = True, "the ranks lost contact"
+            return
+        others = [f for f in posted if f["rank"] != self.rank]
+        if others and not self.failed:
+            self.failed = True
+            self.skip_reason = f"rank {others[0]['rank']} failed in stage {others[0]['stage']}"
+
+
+def _note(progress_path: str, line: str) -> None:
+    with open(progress_path, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+
+
+def _faults(spec: str, rank: int) -> dict[str, str]:
+    """PTENV_CHECK_FAULT='RANK:STAGE:KIND,...' -> {stage: kind} for this rank.
+
+    A fire drill for alerting and for ptenv's own tests: KIND is raise, hang, crash (abort)
+    or exit (status 3); RANK may be * for every rank.
+    """
+    faults = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        who, _, rest = item.partition(":")
+        stage, _, kind = rest.partition(":")
+        if who in ("*", str(rank)):
+            faults[stage] = kind
+    return faults
+
+
+def _inject(kind: str | None, stage: str, rank: int) -> None:
+    if kind is None:
+        return
+    if kind == "raise":
+        raise RuntimeError(f"fault injected by PTENV_CHECK_FAULT in stage {stage} on rank {rank}")
+    if kind == "hang":
+        while True:
+            time.sleep(60)
+    if kind == "crash":
+        os.abort()
+    if kind == "exit":
+        os._exit(3)
 
 
 def _loaded_cuda_libraries() -> list[str]:
@@ -161,6 +246,8 @@ def stage_device(state: dict[str, Any], requested: str) -> dict[str, Any]:
     state["device"] = device
     detail: dict[str, Any] = {"device": device, "cuda_available": cuda}
     if device == "cuda":
+        if "local_rank" in state:  # one GPU per rank; srun --gpus-per-task leaves one visible
+            torch.cuda.set_device(state["local_rank"] % torch.cuda.device_count())
         index = torch.cuda.current_device()
         props = torch.cuda.get_device_properties(index)
         capability = (props.major, props.minor)
@@ -180,6 +267,7 @@ def stage_device(state: dict[str, Any], requested: str) -> dict[str, Any]:
                 detail=detail,
             )
         state["capability"] = capability
+        state["gpu_name"], state["capability_text"] = props.name, detail["capability"]
     else:
         detail.update(
             name=platform.processor() or platform.machine(), threads=torch.get_num_threads()
@@ -221,8 +309,8 @@ def _dataset(torch: Any, samples: int) -> tuple[Any, Any]:
     return inputs, labels
 
 
-def _model(torch: Any) -> Any:
-    torch.manual_seed(0)
+def _model(torch: Any, seed: int = 0) -> Any:
+    torch.manual_seed(seed)
     return torch.nn.Sequential(torch.nn.Linear(784, 500), torch.nn.ReLU(), torch.nn.Linear(500, 10))
 
 
@@ -392,6 +480,10 @@ def stage_figures(state: dict[str, Any]) -> dict[str, Any]:
         figures["matmul_tflops"] = tflops
     else:
         figures["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if "ddp" in state:
+        figures["ddp_step_ms"] = state["ddp"]["step_ms"]
+    if "allreduce" in state:
+        figures["allreduce_peak_busbw_gbps"] = state["allreduce"]["peak_busbw_gbps"]
     return figures
 
 
@@ -414,37 +506,119 @@ def _cache(cache_root: str | None) -> dict[str, Any]:
     return {"dir": folder, "warm": warm}
 
 
+def _load_fleet() -> Any:
+    """fleet.py from this script's folder (ptenv is not importable in the target venv)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fleet.py")
+    spec = importlib.util.spec_from_file_location("ptenv_smoke_fleet", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]  # dataclasses look it up
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--progress", required=True)
+    parser.add_argument("--progress-per-rank", action="store_true", help="write PROGRESS.<rank>")
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu", "mps"])
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--compile-mode", default="default")
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--dist-timeout", type=float, default=120.0)
     args = parser.parse_args()
+    fleet_module = _load_fleet()
+    launch = fleet_module.detect(os.environ)
+    progress = args.progress
+    if launch is not None and args.progress_per_rank:
+        progress = f"{progress}.{launch.rank}"
+    fleet = None
+    if launch is not None:
+        fleet = fleet_module.Fleet(launch, args.dist_timeout, lambda line: _note(progress, line))
+    runner = Runner(progress, fleet)
+    runner.note(f"pid:{os.getpid()}")
     cache = _cache(None if args.no_compile else args.cache_dir)
     state: dict[str, Any] = {"steps": args.steps, "batch": args.batch}
-    runner = Runner(args.progress)
+    if launch is not None:
+        state["local_rank"] = launch.local_rank
     runner.stage("import", lambda: stage_import(state))
     runner.stage("device", lambda: stage_device(state, args.device))
     runner.stage("numerics", lambda: stage_numerics(state))
-    if not runner.failed:
+    if fleet is not None:
+        # Even after a local failure: joining lets the others learn of it instead of waiting.
+        device = state.get("device") or ("cpu" if args.device == "auto" else args.device)
+        joinable = "torch" in state and not (device == "cuda" and "capability" not in state)
+        runner.stage(
+            "process_group",
+            lambda: fleet.init_process_group(state["torch"], device),
+            "" if joinable else "torch or the GPU is unusable on this rank",
+            despite_failure=True,
+        )
+        runner.stage("fingerprint", lambda: fleet.fingerprint(state))
+    if "torch" in state and "device" in state:
         state["data"] = _dataset(state["torch"], max(args.batch * 8, 2048))
     runner.stage("train_eager", lambda: stage_train_eager(state))
     skip = "--no-compile" if args.no_compile else ""
     runner.stage("compile_prerequisites", lambda: stage_compile_prerequisites(state), skip)
     runner.stage("train_compiled", lambda: stage_train_compiled(state, args.compile_mode), skip)
+    if fleet is not None:
+        runner.stage("train_ddp", lambda: _keep(state, "ddp", fleet.train_ddp(state, _model)))
+        runner.stage("allreduce", lambda: _keep(state, "allreduce", fleet.allreduce_sweep(state)))
     runner.stage("figures", lambda: stage_figures(state))
-    document = {
+    document: dict[str, Any] = {
         "ok": not runner.failed,
         "device": state.get("device"),
         "cache": cache,
         "stages": runner.stages,
     }
+    if fleet is not None:
+        document = _fleet_document(fleet_module, fleet, runner, state, document)
     sys.stdout.write(SENTINEL + json.dumps(document) + "\n")
     sys.stdout.flush()
+    runner.note("done")
+
+
+def _keep(state: dict[str, Any], key: str, detail: dict[str, Any]) -> dict[str, Any]:
+    state[key] = detail
+    return detail
+
+
+def _fleet_document(
+    fleet_module: Any, fleet: Any, runner: Runner, state: dict[str, Any], own: dict[str, Any]
+) -> dict[str, Any]:
+    """Every rank publishes its document; rank 0 returns the fleet's, the others their own."""
+    launch = fleet.launch
+    own["distributed"] = {
+        "rank": launch.rank,
+        "world_size": launch.world_size,
+        "local_rank": launch.local_rank,
+        "launcher": launch.launcher,
+        "backend": fleet.backend,
+        "host": platform.node(),
+        "fingerprint": state.get("fingerprint") or {},
+        "broken": fleet.broken,
+    }
+    collected = fleet.publish_and_collect(own)
+    fleet.close()
+    if launch.rank != 0:
+        # What this rank knows of the fleet: its own stages and every failure agreed on.
+        own["ok"] = own["ok"] and not fleet.failures and fleet.broken is None
+        return own
+    summary = fleet_module.aggregate(collected, launch.world_size)
+    own["distributed"].update(
+        summary,
+        allreduce=(state.get("allreduce") or {}).get("rows", []),
+        first_failed_rank=fleet.failures[0]["rank"] if fleet.failures else None,
+    )
+    own["ok"] = (
+        all(entry["ok"] for entry in summary["ranks"])
+        and not summary["fingerprint_differences"]
+        and len(summary["ranks"]) == launch.world_size
+    )
+    return own
 
 
 if __name__ == "__main__":
