@@ -150,3 +150,17 @@ def test_cli_verify_index(local_index: Index) -> None:
         ],
     )
     assert missing.exit_code == 3
+
+
+def test_a_file_index_is_read_like_pip_reads_it(tmp_path: Path) -> None:
+    project = tmp_path / "simple" / "torch"
+    project.mkdir(parents=True)
+    (project / "index.html").write_text(
+        '<a href="../../files/torch-2.14.1-cp311-cp311-manylinux_2_28_x86_64.whl">'
+        "torch-2.14.1-cp311-cp311-manylinux_2_28_x86_64.whl</a>",
+        encoding="utf-8",
+    )
+    simple = (tmp_path / "simple").as_uri()
+    files = index.fetch_project(simple, "torch")
+    assert [f.filename for f in files] == ["torch-2.14.1-cp311-cp311-manylinux_2_28_x86_64.whl"]
+    assert index.fetch_project(simple, "numpy") == []  # no folder: not on this index

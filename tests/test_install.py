@@ -424,3 +424,28 @@ def test_unreachable_official_index_suggests_pip_config(tmp_path: Path) -> None:
         assert "--use-pip-config" in hinted.hint
     else:
         assert hinted is error
+
+
+def test_an_untagged_wheel_is_not_taken_for_the_cpu_build(tmp_path: Path) -> None:
+    """PyPI's Linux torch wheel carries no +cpu tag and is a CUDA build: never the cpu one."""
+    from tests.index_server import make_wheel
+
+    house = tmp_path / "house"
+    house.mkdir()
+    make_wheel(house, f"torch-{LATEST}-{TAG}.whl")
+    make_wheel(house, f"torch-2.14.0+cpu-{TAG}.whl")
+    code, document, stderr = ptenv_install(
+        "--venv", "env", "--cuda", "cpu", "--find-links", str(house), "--dry-run"
+    )
+    assert code == 0, stderr
+    assert document["plan"]["packages"] == ["torch==2.14.0+cpu"]  # type: ignore[index]
+
+
+def test_extra_indexes_without_an_index_keep_the_default_index() -> None:
+    """pip config with only extra-index-url: pip still uses its default index, so must we."""
+    source = Source("pip config", None, ("/w",), ("file:///opt/simple",))
+    argv = UvInstaller("uv").install_argv(
+        Path("/v/bin/python"), Path("/r"), source, locked=False, use_config=False
+    )
+    assert "--no-index" not in argv
+    assert argv[argv.index("--extra-index-url") + 1] == "file:///opt/simple"

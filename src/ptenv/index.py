@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
+from pathlib import Path
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -161,6 +162,8 @@ def fetch_project(
 ) -> list[IndexFile]:
     """The files of one project on an index (PEP 691 JSON preferred, PEP 503 HTML otherwise)."""
     page = f"{index_url.rstrip('/')}/{canonicalize_name(project)}/"
+    if page.startswith("file://"):
+        return _local_project(page)
     request = urllib.request.Request(page, headers={"Accept": ACCEPT})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -183,6 +186,22 @@ def fetch_project(
     if "json" in kind:
         return parse_simple_json(final, text)
     return parse_simple_html(final, text)
+
+
+def _local_project(page: str) -> list[IndexFile]:
+    """A file:// index (as pip reads one): DIR/<project>/index.html; no folder = not there."""
+    folder = Path(urllib.request.url2pathname(urllib.parse.urlsplit(page).path))
+    listing = folder / "index.html"
+    if not listing.is_file():
+        return []
+    try:
+        text = listing.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise InstallFailed(
+            f"Cannot read the local index page {listing}: {error.strerror}.",
+            hint="Check the folder's permissions, or use --find-links DIR.",
+        ) from None
+    return parse_simple_html(listing.as_uri(), text)
 
 
 def newer_than_data(where: str, versions: Iterable[Version], newest_known: Version) -> str | None:

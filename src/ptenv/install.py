@@ -77,6 +77,7 @@ class InstallResult:
     lock: Path | None
     seconds: dict[str, float]
     warnings: tuple[str, ...] = ()
+    source: str = ""  # where the wheels came from: "official index", "pip config", ...
 
 
 Progress = Callable[[str], None]
@@ -166,6 +167,7 @@ def _install_locked(
             None,
             clock.seconds,
             tuple(warnings),
+            source.label,
         )
 
     if existing is not None and _already_installed(existing, plan):
@@ -217,6 +219,7 @@ def _install_locked(
         lock_path,
         clock.seconds,
         tuple(warnings),
+        source.label,
     )
 
 
@@ -377,7 +380,9 @@ def _available(
             fallback = resolve(machine, replace(request, torch=f"=={version.public}"), data)
         except (NoCompatibleBuild, UsageError):
             continue
-        if fallback.variant == plan.variant:
+        pinned = Version(fallback.packages[0].partition("==")[2])
+        # The exact build, local tag included: an untagged Linux wheel is not the +cpu one.
+        if fallback.variant == plan.variant and pinned in fitting:
             reasons = (
                 *fallback.reasons,
                 f"{source.label} does not hold torch {plan.torch}; "

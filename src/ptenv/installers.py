@@ -63,8 +63,9 @@ def _source_flags(source: Source) -> list[str]:
     flags: list[str] = []
     if source.index_url is not None:
         flags += ["--index-url", source.index_url]
-    else:
-        flags.append("--no-index")
+    elif not source.extra_index_urls:
+        flags.append("--no-index")  # a wheelhouse: nothing but the find-links
+    # Extra indexes without an index: the installer's default index stays on, as pip's does.
     for url in source.extra_index_urls:
         flags += ["--extra-index-url", url]
     for link in source.find_links:

@@ -402,6 +402,9 @@ def _stage_figures(stage: StageResult) -> str:
             f"{detail.get('backend')} · rank {detail.get('rank')} of {detail.get('world_size')}"
             f" · {detail.get('launcher')} · {detail.get('init_seconds', 0):.2f} s"
         )
+    if stage.name == "fingerprint":
+        mine = detail.get("fingerprint") or {}
+        return f"{mine.get('host')} · torch {mine.get('torch')} · same build as rank 0"
     if stage.name == "train_ddp":
         return (
             f"loss {detail.get('loss_first', 0):.3f} → {detail.get('loss_last', 0):.3f} · "
@@ -544,6 +547,7 @@ def install_document(result: InstallResult, check: dict[str, Any] | None) -> dic
         "venv": str(result.venv),
         "python": result.python,
         "installer": result.installer,
+        "source": result.source,
         "installed": [
             {"name": i.name, "version": i.version, "source": i.source} for i in result.installed
         ],
@@ -552,6 +556,12 @@ def install_document(result: InstallResult, check: dict[str, Any] | None) -> dic
         "warnings": list(result.plan.warnings) + list(result.warnings),
         "check": check,
     }
+
+
+def _source(result: InstallResult) -> str:
+    if result.source in ("", "official index"):
+        return result.plan.index_url
+    return result.source
 
 
 def render_install(result: InstallResult) -> None:
@@ -566,7 +576,7 @@ def render_install(result: InstallResult) -> None:
     verb = "Would install" if result.action == "dry-run" else "Installed"
     out.print(
         f"[bold]{verb}[/bold] {' '.join(plan.packages)} into {result.venv} "
-        f"(Python {plan.python}, {result.installer}, from {plan.index_url})"
+        f"(Python {plan.python}, {result.installer}, from {_source(result)})"
     )
     for number, reason in enumerate(plan.reasons, 1):
         out.print(f"  {number}. {reason}", markup=False)
