@@ -449,3 +449,12 @@ def test_extra_indexes_without_an_index_keep_the_default_index() -> None:
     )
     assert "--no-index" not in argv
     assert argv[argv.index("--extra-index-url") + 1] == "file:///opt/simple"
+
+
+def test_a_flat_listing_mirror_leaves_the_default_index_on_for_dependencies() -> None:
+    """A flat-listing mirror holds torch wheels only; --no-index would starve filelock & co."""
+    source = Source("mirror aliyun", None, ("https://mirrors.example/pytorch-wheels/cu126",))
+    argv = UvInstaller("uv").install_argv(
+        Path("/v/bin/python"), Path("/r"), source, locked=False, use_config=False
+    )
+    assert "--no-index" not in argv and "--find-links" in argv

@@ -63,9 +63,11 @@ def _source_flags(source: Source) -> list[str]:
     flags: list[str] = []
     if source.index_url is not None:
         flags += ["--index-url", source.index_url]
-    elif not source.extra_index_urls:
+    elif source.offline:
         flags.append("--no-index")  # a wheelhouse: nothing but the find-links
-    # Extra indexes without an index: the installer's default index stays on, as pip's does.
+    # Otherwise without an index the installer's default one stays on, as pip's does: torch
+    # itself is pinned with its local tag (+cu126), which no default index carries, so only
+    # its dependencies can come from there (a flat-listing mirror holds torch wheels only).
     for url in source.extra_index_urls:
         flags += ["--extra-index-url", url]
     for link in source.find_links:

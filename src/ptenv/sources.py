@@ -35,18 +35,22 @@ class Mirror:
     unverified: bool
 
 
+WHEELHOUSE = "wheelhouse "  # label prefix of --find-links sources (kept in ptenv.lock)
+
+
 @dataclass(frozen=True)
 class Source:
     """One place to install from, already specialised to a variant."""
 
     label: str  # "official index", "mirror nju", "wheelhouse /srv/wheels", "pip config"
-    index_url: str | None  # PEP 503 index for --index-url; None: find-links only (offline)
+    index_url: str | None  # PEP 503 index for --index-url; None: the installer's default
     find_links: tuple[str, ...] = ()  # folders or flat listing URLs
     extra_index_urls: tuple[str, ...] = ()
 
     @property
     def offline(self) -> bool:
-        return self.index_url is None and all("://" not in f for f in self.find_links)
+        """Only the find-links, no index at all: a wheelhouse (`--find-links DIR`)."""
+        return self.label.startswith(WHEELHOUSE)
 
 
 @cache
@@ -87,7 +91,7 @@ def source_for(
                 f"--find-links {folder}: no such folder.",
                 hint="Point it at a folder of .whl files (a wheelhouse).",
             )
-        return Source(f"wheelhouse {folder}", None, (str(folder.absolute()),))
+        return Source(f"{WHEELHOUSE}{folder}", None, (str(folder.absolute()),))
     if options.mirror is not None:
         mirror = mirrors().get(options.mirror)
         if mirror is None:
