@@ -69,10 +69,30 @@ def main() -> None:
     finally:
         shutil.rmtree(demo, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)
+    write_readme_demo()
     (OUT / "machine.txt").write_text(
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} logical CPUs, no GPU, "
         f"Python {platform.python_version()}\n",
         encoding="utf-8",
+    )
+
+
+README = HERE.parent / "README.md"
+README_DEMO = ("doctor", "install")  # the captures the README shows, in order
+
+
+def readme_demo() -> str:
+    """The README's demo section, built from the captured files."""
+    blocks = [(OUT / f"{name}.txt").read_text(encoding="utf-8") for name in README_DEMO]
+    return "".join(f"```console\n{block}```\n" for block in blocks)
+
+
+def write_readme_demo() -> None:
+    text = README.read_text(encoding="utf-8")
+    head, _, rest = text.partition("<!-- demo:start -->\n")
+    _, _, tail = rest.partition("<!-- demo:end -->")
+    README.write_text(
+        f"{head}<!-- demo:start -->\n{readme_demo()}<!-- demo:end -->{tail}", encoding="utf-8"
     )
 
 

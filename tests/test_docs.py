@@ -28,3 +28,65 @@ def test_generated_page_is_current(page: str) -> None:
     assert (DOCS / page).read_text(encoding="utf-8") == build(), (
         f"docs/{page} is stale: run python docs/gen_reference.py"
     )
+
+
+def _documented_keys() -> dict[str, set[str]]:
+    """Schema heading -> the keys in its table's first column, from docs/reference/json.md."""
+    sections: dict[str, set[str]] = {}
+    current = ""
+    for line in (DOCS / "reference" / "json.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            sections[current] = set()
+        elif line.startswith("| `") and current:
+            sections[current].add(line.split("`")[1])
+    return sections
+
+
+def _keys_of_real_documents() -> dict[str, set[str]]:
+    import json
+
+    from typer.testing import CliRunner
+
+    from ptenv import releases, report
+    from ptenv.cli import app
+    from ptenv.install import InstallResult
+    from ptenv.models import CheckReport, Request, StageResult
+    from ptenv.resolve import resolve
+    from tests.conftest import make_machine
+
+    runner = CliRunner()
+
+    def cli(*args: str) -> set[str]:
+        return set(json.loads(runner.invoke(app, [*args, "--json"]).stdout))
+
+    machine = make_machine()
+    plan = resolve(machine, Request(), releases.load())
+    check = CheckReport(
+        True, "cpu", "/v", (StageResult("import", True, 1.0, {}),), {}, None, None, 1
+    )
+    installed = InstallResult(
+        "dry-run", plan, machine, Path("/v"), "/v/bin/python", "uv", (), None, {}
+    )
+    return {
+        "Errors (every command)": cli("plan", "--torch", "1.0"),
+        "ptenv.doctor/1": cli("doctor"),
+        "ptenv.plan/1": cli("plan", "--gpu", "none"),
+        "ptenv.matrix/1": cli("matrix"),
+        "ptenv.check/1": set(report.check_document(check, [])),
+        "ptenv.install/1": set(report.install_document(installed, None)),
+    }
+
+
+def test_json_reference_lists_every_key_the_documents_have() -> None:
+    assert _documented_keys() == _keys_of_real_documents()
+
+
+def test_readme_demo_is_the_captured_output() -> None:
+    spec = importlib.util.spec_from_file_location("capture", DOCS / "capture.py")
+    assert spec is not None and spec.loader is not None
+    capture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(capture)
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- demo:start -->\n")[1].split("<!-- demo:end -->")[0]
+    assert shown == capture.readme_demo(), "README demo is stale: run python docs/capture.py"

@@ -358,6 +358,8 @@ def fleet_document(fleet: FleetReport | None) -> dict[str, Any]:
     if fleet is None:
         return {
             "world_size": 1,
+            "launcher": None,
+            "backend": None,
             "ranks": [],
             "allreduce": [],
             "fingerprint_differences": {},
