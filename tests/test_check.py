@@ -183,3 +183,19 @@ def test_require_gpu_on_a_machine_without_one_exits_6(torch_venv: Path) -> None:
     if json.loads(result.stdout).get("device") == "cuda":
         pytest.skip("this machine has a usable GPU")
     assert result.exit_code == 6
+
+
+def test_ptenvs_own_active_venv_gives_way_to_the_projects(tmp_path: Path) -> None:
+    """A user who activated ptenv's venv to run it means the project's .venv."""
+    from ptenv.probe.venv import default_venv
+
+    own = tmp_path / "ptenv-env"
+    own.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    active = {"VIRTUAL_ENV": str(own)}
+    assert default_venv(active, project, own_prefix=str(own)) == own  # no project venv yet
+    (project / ".venv").mkdir()
+    assert default_venv(active, project, own_prefix=str(own)) == project / ".venv"
+    other = {"VIRTUAL_ENV": str(tmp_path / "elsewhere")}
+    assert default_venv(other, project, own_prefix=str(own)) == tmp_path / "elsewhere"

@@ -23,12 +23,24 @@ def interpreter_of(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def default_venv(env: Mapping[str, str], cwd: Path) -> Path | None:
-    """$VIRTUAL_ENV, else ./.venv when it exists, else None."""
-    if env.get("VIRTUAL_ENV"):
-        return Path(env["VIRTUAL_ENV"])
+def default_venv(env: Mapping[str, str], cwd: Path, own_prefix: str = sys.prefix) -> Path | None:
+    """$VIRTUAL_ENV, else ./.venv when it exists, else None.
+
+    When the active venv is ptenv's own (activated to run ptenv; it never holds torch) and the
+    project has a ./.venv, the project's is meant.
+    """
+    active = env.get("VIRTUAL_ENV")
     candidate = cwd / ".venv"
+    if active and not (_same_folder(active, own_prefix) and candidate.exists()):
+        return Path(active)
     return candidate if candidate.exists() else None
+
+
+def _same_folder(one: str, other: str) -> bool:
+    try:
+        return Path(one).samefile(other)
+    except OSError:
+        return False
 
 
 def validate_venv(venv: Path) -> Path:
