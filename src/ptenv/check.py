@@ -57,8 +57,12 @@ class CheckOptions:
     dist_timeout: float = 120.0  # a collective or an agreement waits this long for the others
 
     @property
+    def several_nodes(self) -> bool:
+        return self.nnodes not in (None, "1")
+
+    @property
     def launches_ranks(self) -> bool:
-        return self.nproc > 1 or self.nnodes not in (None, "1")
+        return self.nproc > 1 or self.several_nodes
 
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:
@@ -189,12 +193,11 @@ def run_check(
             progress.touch()
         argv = [*_launcher(python, options), *_script_arguments(progress, options)]
         child_env = _proc.clean_env({"PYTHONUNBUFFERED": "1", "PYTHONUTF8": "1", **(env or {})})
-        several_nodes = options.nnodes not in (None, "1")
         clock = _StageClock(
             progress,
             {"after_done": options.dist_timeout + 30.0, **stage_timeouts},
             per_rank,
-            launch_limit=min(options.timeout, 900.0 if several_nodes else LAUNCH_TIMEOUT),
+            launch_limit=min(options.timeout, 900.0 if options.several_nodes else LAUNCH_TIMEOUT),
         )
 
         def reap_ranks() -> None:
@@ -221,7 +224,7 @@ def _launcher(python: Path, options: CheckOptions) -> list[str]:
     if not options.launches_ranks:
         return [str(python), "-X", "utf8"]
     argv = [str(python), "-m", "torch.distributed.run", "--nproc-per-node", str(options.nproc)]
-    if options.nnodes in (None, "1"):
+    if not options.several_nodes:
         return [*argv, "--standalone"]
     return [
         *argv,

@@ -158,7 +158,7 @@ def _validate_launch(options: CheckOptions, env: Mapping[str, str]) -> None:
             "--nproc would start ranks inside a rank.",
             hint="Drop --nproc/--nnodes: under torchrun or srun every task runs `ptenv check`.",
         )
-    if options.nnodes not in (None, "1") and not options.rdzv_endpoint:
+    if options.several_nodes and not options.rdzv_endpoint:
         raise UsageError(
             f"--nnodes {options.nnodes} needs --rdzv-endpoint HOST:PORT "
             "(the node every other node can reach).",

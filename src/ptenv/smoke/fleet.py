@@ -413,13 +413,11 @@ def aggregate(documents: List[Dict[str, Any]], world_size: int) -> Dict[str, Any
                 "message": failed.get("message", "") if failed else "",
                 "fingerprint": info.get("fingerprint") or {},
                 "seconds": sum(float(s.get("seconds") or 0) for s in document["stages"]),
-                "stages": document["stages"],
             }
         )
     return {
         "ranks": ranks,
         "fingerprint_differences": _differences(ranks),
-        "missing": [r["rank"] for r in ranks if r["ok"] is None],
         "world_size": world_size,
     }
 
