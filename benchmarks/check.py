@@ -20,7 +20,7 @@ from pathlib import Path
 from _timing import Timing, machine_line, markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "src" / "ptenv" / "smoke" / "check.py"
+SCRIPT = ROOT / "src" / "ptenv" / "scripts" / "smoke.py"
 
 
 def timed(argv: list[str]) -> tuple[float, dict[str, object]]:

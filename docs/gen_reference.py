@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ptenv import matrix, releases, report
+from ptenv import releases, report
 from ptenv.diagnose import CATALOG
 from ptenv.errors import ExitCode
+from ptenv.releases import matrix
 
 DOCS = Path(__file__).parent
 

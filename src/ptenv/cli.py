@@ -243,9 +243,9 @@ def matrix(
     """The release knowledge: torch x variant x platform x GPU architectures."""
 
     def body() -> int:
-        from ptenv import matrix as matrix_module  # noqa: PLC0415
         from ptenv import releases, report  # noqa: PLC0415
         from ptenv.probe.host import this_platform  # noqa: PLC0415
+        from ptenv.releases import matrix as matrix_module  # noqa: PLC0415
 
         target = platform or this_platform()
         rows = matrix_module.matrix(releases.load(), target, torch)
@@ -487,7 +487,7 @@ def install(
         from ptenv.probe.overrides import TargetOverrides  # noqa: PLC0415
 
         overrides = TargetOverrides(driver=driver, gpu=gpu)
-        from ptenv.sources import SourceOptions  # noqa: PLC0415
+        from ptenv.install.sources import SourceOptions  # noqa: PLC0415
 
         request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
         options = InstallOptions(

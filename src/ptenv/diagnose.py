@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from ptenv.arch import coverage, split_arch_list
 from ptenv.models import Finding, Machine, NvidiaProblem, Severity, VenvInfo
 from ptenv.releases import ReleaseData
+from ptenv.releases.coverage import coverage, split_arch_list
 
 CUDA_TORCH_DISK_BYTES = 6 * 10**9  # a CUDA torch needs about 6 GB in the venv plus cache
 SMALL_SHM_BYTES = 1 << 30

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from ptenv.arch import coverage
 from ptenv.errors import NoCompatibleBuild, UsageError
 from ptenv.models import Gpu, Machine, Plan, Request, Variant, VariantKind
 from ptenv.releases import PLATFORMS, Release, ReleaseData
+from ptenv.releases.coverage import coverage
 
 COMPANIONS = ("torchvision", "torchaudio")
 _FIRST_TORCH_2 = Version("2.0")

@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ptenv import diagnose, lockfile, releases
+from ptenv import diagnose, releases
 from ptenv.errors import ExitCode, UsageError
+from ptenv.install import lock as lockfile
 from ptenv.models import CheckReport, Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.nvidia import Nvml, load_nvml
@@ -87,7 +88,7 @@ def plan(
 ) -> PlanResult:
     data = releases.load()
     if verify_index:
-        from ptenv.index import check_url  # noqa: PLC0415
+        from ptenv.install.index import check_url  # noqa: PLC0415
 
         check_url(request.index_base)
     machine = probe_machine(
@@ -95,7 +96,7 @@ def plan(
     )
     chosen = resolve(machine, request, data)
     if verify_index:
-        from ptenv.index import verify_plan  # noqa: PLC0415
+        from ptenv.install.index import verify_plan  # noqa: PLC0415
 
         chosen = verify_plan(chosen, machine, data.newest.latest)
     return PlanResult(machine, chosen)

@@ -11,7 +11,7 @@ from typing import Any
 from ptenv import _proc
 from ptenv.errors import UsageError
 from ptenv.models import TorchInstall, VenvInfo
-from ptenv.smoke import script
+from ptenv.scripts import script
 
 STATIC_PROBE_TIMEOUT_S = 30.0
 

@@ -8,9 +8,9 @@ import pytest
 from packaging.version import Version
 from typer.testing import CliRunner
 
-from ptenv import index
 from ptenv.cli import app
 from ptenv.errors import InstallFailed, NoCompatibleBuild, UsageError
+from ptenv.install import index
 from ptenv.models import Request
 from ptenv.probe.overrides import TargetOverrides, apply_overrides
 from ptenv.releases import ReleaseData

@@ -1,6 +1,6 @@
 """ptenv's smoke test, run with the target venv's own interpreter. Imports torch; never ptenv.
 
-    <venv python> -X utf8 check.py --progress FILE [--device auto] [--steps 50] [--batch 256]
+    <venv python> -X utf8 smoke.py --progress FILE [--device auto] [--steps 50] [--batch 256]
                   [--no-compile] [--compile-mode default] [--cache-dir DIR]
 
 Trains the 784-500-10 MLP of the tutorial this project grew out of (Linear, ReLU, Linear,
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -349,7 +350,7 @@ def _train(state: dict[str, Any], compiled: bool, mode: str) -> dict[str, Any]:
 
 def _judge_training(result: dict[str, Any], label: str) -> None:
     first, last = result["losses"][0], result["losses"][-1]
-    if not all(v == v and abs(v) != float("inf") for v in result["losses"]):
+    if not all(math.isfinite(v) for v in result["losses"]):
         raise StageFailed(
             f"{label}: the loss became NaN or Inf.",
             fix="Suspect the build or the hardware.",
@@ -510,7 +511,7 @@ def _load_fleet() -> Any:
     """fleet.py from this script's folder (ptenv is not importable in the target venv)."""
     import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fleet.py")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fleet_rank.py")
     spec = importlib.util.spec_from_file_location("ptenv_smoke_fleet", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules[spec.name] = module  # type: ignore[union-attr]  # dataclasses look it up

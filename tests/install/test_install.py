@@ -20,11 +20,11 @@ from ptenv import install as install_module
 from ptenv.cli import app
 from ptenv.errors import InstallFailed
 from ptenv.install import InstallOptions
-from ptenv.installers import PipInstaller, UvInstaller
+from ptenv.install.backends import PipInstaller, UvInstaller
+from ptenv.install.sources import Source, SourceOptions
+from ptenv.install.staging import lock_path, staging_path
 from ptenv.models import Request
 from ptenv.probe import TargetOverrides
-from ptenv.sources import Source, SourceOptions
-from ptenv.staging import lock_path, staging_path
 from tests.index_server import Index, serve
 
 runner = CliRunner()
@@ -418,7 +418,7 @@ def test_unreachable_official_index_suggests_pip_config(tmp_path: Path) -> None:
     )
     options = InstallOptions(venv=tmp_path / "v", source=SourceOptions(index_base="x"))
     hinted = _with_pip_config_hint(error, options)
-    from ptenv.sources import read_pip_config
+    from ptenv.install.sources import read_pip_config
 
     if read_pip_config():
         assert "--use-pip-config" in hinted.hint

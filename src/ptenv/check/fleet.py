@@ -78,9 +78,9 @@ def reap(pids: Iterable[int | None]) -> None:
 
 
 def _runs_smoke_script(pid: int) -> bool:
-    """Guards against a recycled pid: only a process running smoke/check.py is killed."""
+    """Guards against a recycled pid: only a process running scripts/smoke.py is killed."""
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"check.py" in command and b"--progress" in command
+    return b"smoke.py" in command and b"--progress" in command

@@ -14,7 +14,7 @@ from ptenv.errors import UsageError
 from ptenv.models import Machine, Plan
 
 if TYPE_CHECKING:  # sources pulls in urllib; doctor reads locks without it
-    from ptenv.sources import Source
+    from ptenv.install.sources import Source
 
 SCHEMA = "ptenv.lock/1"
 LOCK_NAME = "ptenv.lock"
@@ -91,7 +91,7 @@ def read(path: Path) -> Lock:
             f"--lock {path} is not a {SCHEMA} file.",
             hint="Give a ptenv.lock written by `ptenv install`.",
         )
-    from ptenv.sources import Source  # noqa: PLC0415
+    from ptenv.install.sources import Source  # noqa: PLC0415
 
     source = document["source"]
     return Lock(

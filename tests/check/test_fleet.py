@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from ptenv import fleet
-from ptenv.check import STAGE_TIMEOUTS, CheckOptions, RankProgress, describe_hang, run_check
+from ptenv.check import STAGE_TIMEOUTS, CheckOptions, RankProgress, describe_hang, fleet, run_check
 from ptenv.cli import app
-from ptenv.smoke import fleet as smoke_fleet
+from ptenv.scripts import fleet_rank as smoke_fleet
 
 runner = CliRunner()
 
@@ -279,7 +278,7 @@ def _smoke_processes_left() -> list[str]:
                 command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"smoke/check.py" in command and b"--progress-per-rank" in command:
+            if b"scripts/smoke.py" in command and b"--progress-per-rank" in command:
                 left.append(command.decode(errors="replace"))
     return left
 

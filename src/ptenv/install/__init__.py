@@ -25,15 +25,13 @@ from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ptenv import _proc, index, installers, lockfile, releases, staging
+from ptenv import _proc, releases
 from ptenv.errors import InstallFailed, NoCompatibleBuild, UsageError
-from ptenv.index import IndexFile
-from ptenv.models import Machine, Plan, Request, Variant, VariantKind, VenvInfo
-from ptenv.probe import TargetOverrides, probe_machine
-from ptenv.probe.nvidia import Nvml, load_nvml
-from ptenv.probe.venv import interpreter_of, probe_venv, run_static_probe
-from ptenv.resolve import parse_torch_spec, resolve
-from ptenv.sources import (
+from ptenv.install import backends as installers
+from ptenv.install import index, staging
+from ptenv.install import lock as lockfile
+from ptenv.install.index import IndexFile
+from ptenv.install.sources import (
     Source,
     SourceOptions,
     foreign_links,
@@ -41,6 +39,11 @@ from ptenv.sources import (
     read_pip_config,
     source_for,
 )
+from ptenv.models import Machine, Plan, Request, Variant, VariantKind, VenvInfo
+from ptenv.probe import TargetOverrides, probe_machine
+from ptenv.probe.nvidia import Nvml, load_nvml
+from ptenv.probe.venv import interpreter_of, probe_venv, run_static_probe
+from ptenv.resolve import parse_torch_spec, resolve
 
 CUDA_BUILD_BYTES = 6 * 10**9  # a CUDA torch venv is ~5.4 GB (measured), plus the cache
 CPU_BUILD_BYTES = 10**9

@@ -14,9 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ptenv import DEFAULT_INDEX_BASE, _proc, index
+from ptenv import DEFAULT_INDEX_BASE, _proc
 from ptenv.errors import InstallFailed, UsageError
-from ptenv.index import IndexFile
+from ptenv.install import index
+from ptenv.install.index import IndexFile
 from ptenv.models import Variant
 
 if sys.version_info >= (3, 11):

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from ptenv import _proc
 from ptenv.errors import InstallFailed, UsageError
-from ptenv.sources import Source
+from ptenv.install.sources import Source
 
 INSTALL_TIMEOUT_S = 3600.0  # CUDA builds are ~3 GB; slow links take long
 VENV_TIMEOUT_S = 300.0

@@ -16,9 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ptenv import _proc, fleet
+from ptenv import _proc
+from ptenv.check import fleet
 from ptenv.models import CheckReport, FleetReport, RankResult, StageResult
-from ptenv.smoke import script
+from ptenv.scripts import script
 
 SENTINEL = "PTENV_JSON="
 # Seconds each stage may take before it counts as hung (a cold CPU compile takes 20-30 s on
@@ -241,7 +242,7 @@ def _launcher(python: Path, options: CheckOptions) -> list[str]:
 
 def _script_arguments(progress: Path, options: CheckOptions) -> list[str]:
     argv = [
-        str(script("check.py")),
+        str(script("smoke.py")),
         "--progress",
         str(progress),
         "--device",

@@ -1,6 +1,6 @@
 """The torch.distributed half of ptenv's smoke test. Imports torch lazily; never ptenv.
 
-check.py loads this file when it was started by a launcher (torchrun, srun, or plain
+smoke.py loads this file when it was started by a launcher (torchrun, srun, or plain
 RANK/WORLD_SIZE variables). Ranks agree on every stage's outcome through the rendezvous
 key-value store rather than through collectives, so a rank that raises or hangs in the middle
 of a collective cannot wedge the agreement: the others learn who failed and skip the rest of
@@ -374,7 +374,7 @@ class Fleet:
 
 
 class StageFailed(Exception):
-    """check.py's Runner reads `fix` and `detail` from any exception that carries them."""
+    """smoke.py's Runner reads `fix` and `detail` from any exception that carries them."""
 
     def __init__(self, message: str, fix: str = "", detail: Optional[Dict[str, Any]] = None):
         super().__init__(message)
