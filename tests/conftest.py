@@ -39,7 +39,7 @@ def make_machine(**changes: object) -> Machine:
         python=PythonInfo(
             version="3.12.4", executable="/usr/bin/python3", include_dir_has_python_h=True
         ),
-        cpu=CpuInfo("Test CPU", 8, 16, ("avx2",)),
+        cpu=CpuInfo(model="Test CPU", physical_cores=8, logical_cores=16, flags=("avx2",)),
         memory=MemoryInfo(64 * 2**30, 60 * 2**30),
         storage=StorageInfo("/tmp", 100 * 10**9, 8 * 2**30),
         toolchain=Toolchain("/usr/bin/cc", "/usr/bin/c++"),

@@ -102,38 +102,8 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
             return self._send(404, "text/plain", b"not found")
 
         def _project(self, variant: str, project: str) -> None:
-            folder = index.root / variant
-            files = sorted(
-                p
-                for p in folder.glob("*.whl")
-                if canonicalize_name(p.name.split("-")[0]) == canonicalize_name(project)
-            )
-            if not folder.is_dir() or not files:
-                return self._send(404, "text/plain", b"not found")
-            entries = []
-            for path in files:
-                digest = "0" * 64 if path.name in index.broken_hashes else sha256(path)
-                quoted = urllib.parse.quote(path.name)
-                base = index.link_base or ""
-                entries.append((path.name, f"{base}/whl/{variant}/{quoted}", digest))
-            if "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", ""):
-                body = json.dumps(
-                    {
-                        "meta": {"api-version": "1.1"},
-                        "name": project,
-                        "files": [
-                            {"filename": n, "url": u, "hashes": {"sha256": d}}
-                            for n, u, d in entries
-                        ],
-                    }
-                ).encode()
-                return self._send(200, "application/vnd.pypi.simple.v1+json", body)
-            links = "".join(
-                f'<a href="{html.escape(u)}#sha256={d}">{html.escape(n)}</a><br>\n'
-                for n, u, d in entries
-            )
-            body = f"<!DOCTYPE html><html><body>\n{links}</body></html>\n".encode()
-            return self._send(200, "text/html", body)
+            accept = self.headers.get("Accept", "")
+            return self._send(*_project_page(index, variant, project, accept))
 
         def _send(self, status: int, kind: str, body: bytes) -> None:
             self.send_response(status)
@@ -144,6 +114,34 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
     return Handler
+
+
+def _project_page(index: Index, variant: str, project: str, accept: str) -> tuple[int, str, bytes]:
+    """A project's page as PEP 691 JSON when asked for, else PEP 503 HTML."""
+    folder = index.root / variant
+    files = sorted(
+        p
+        for p in folder.glob("*.whl")
+        if canonicalize_name(p.name.split("-")[0]) == canonicalize_name(project)
+    )
+    if not folder.is_dir() or not files:
+        return 404, "text/plain", b"not found"
+    entries = []
+    for path in files:
+        digest = "0" * 64 if path.name in index.broken_hashes else sha256(path)
+        quoted = urllib.parse.quote(path.name)
+        entries.append((path.name, f"{index.link_base or ''}/whl/{variant}/{quoted}", digest))
+    if "application/vnd.pypi.simple.v1+json" in accept:
+        document = {
+            "meta": {"api-version": "1.1"},
+            "name": project,
+            "files": [{"filename": n, "url": u, "hashes": {"sha256": d}} for n, u, d in entries],
+        }
+        return 200, "application/vnd.pypi.simple.v1+json", json.dumps(document).encode()
+    links = "".join(
+        f'<a href="{html.escape(u)}#sha256={d}">{html.escape(n)}</a><br>\n' for n, u, d in entries
+    )
+    return 200, "text/html", f"<!DOCTYPE html><html><body>\n{links}</body></html>\n".encode()
 
 
 @contextmanager

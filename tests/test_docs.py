@@ -50,7 +50,8 @@ def _keys_of_real_documents() -> dict[str, set[str]]:
 
     from ptenv import releases, report
     from ptenv.cli import app
-    from ptenv.install import InstallResult
+    from ptenv.install import Environment, InstallAction
+    from ptenv.install.sources import Source, SourceKind
     from ptenv.models import CheckReport, Request, StageResult
     from ptenv.resolve import resolve
     from tests.conftest import make_machine
@@ -63,10 +64,23 @@ def _keys_of_real_documents() -> dict[str, set[str]]:
     machine = make_machine()
     plan = resolve(machine, Request(), releases.load())
     check = CheckReport(
-        True, "cpu", "/v", (StageResult("import", True, 1.0, {}),), {}, None, None, 1
+        ok=True,
+        device="cpu",
+        venv="/v",
+        stages=(StageResult(name="import", ok=True, seconds=1.0, detail={}),),
+        figures={},
+        cache_dir=None,
+        cache_warm=None,
+        seconds=1,
     )
-    installed = InstallResult(
-        "dry-run", plan, machine, Path("/v"), "/v/bin/python", "uv", (), None, {}
+    installed = Environment(
+        action=InstallAction.DRY_RUN,
+        plan=plan,
+        machine=machine,
+        venv=Path("/v"),
+        python="/v/bin/python",
+        installer="uv",
+        source=Source(kind=SourceKind.INDEX, label="official index", index_url=plan.index_url),
     )
     return {
         "Errors (every command)": cli("plan", "--torch", "1.0"),

@@ -33,7 +33,7 @@ def test_the_issue_examples(
 ) -> None:
     plan = resolve(target(data, **overrides, python="3.12"), request_, data)
     assert (plan.torch, plan.variant.tag) == (torch, variant)
-    assert plan.packages[0] == f"torch=={torch}+{variant}"
+    assert str(plan.packages[0]) == f"torch=={torch}+{variant}"
     assert plan.index_url == f"https://download.pytorch.org/whl/{variant}"
 
 
@@ -99,7 +99,7 @@ def test_free_threaded_python(data: ReleaseData) -> None:
 
 def test_macos_arm64_default_build_without_local_tag(data: ReleaseData) -> None:
     plan = resolve(target(data, os="macos", arch="arm64", gpu="none"), Request(), data)
-    assert plan.packages == ("torch==2.15.0",)
+    assert tuple(map(str, plan.packages)) == ("torch==2.15.0",)
     assert "MPS" in plan.reasons[-1]
 
 
@@ -157,12 +157,16 @@ def test_companions_are_pinned_from_the_same_index(data: ReleaseData) -> None:
         Request(torch="2.5.1", with_packages=("torchvision", "torchaudio")),
         data,
     )
-    assert plan.packages == ("torch==2.5.1+cpu", "torchvision==0.20.1+cpu", "torchaudio==2.5.1+cpu")
+    assert tuple(map(str, plan.packages)) == (
+        "torch==2.5.1+cpu",
+        "torchvision==0.20.1+cpu",
+        "torchaudio==2.5.1+cpu",
+    )
 
 
 def test_torchaudio_after_2_11_uses_the_2_11_line(data: ReleaseData) -> None:
     plan = resolve(target(data, gpu="none"), Request(with_packages=("torchaudio",)), data)
-    assert plan.packages[1] == "torchaudio==2.11.1"
+    assert str(plan.packages[1]) == "torchaudio==2.11.1"
     assert any("no release after 2.11" in r for r in plan.reasons)
 
 

@@ -30,7 +30,7 @@ _LEAKY_VARIABLES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Completed:
     argv: tuple[str, ...]
     returncode: int | None  # None when it timed out; negative: killed by that signal
@@ -97,17 +97,19 @@ def run(
                     if reason or time.monotonic() >= deadline:
                         _stop(process, on_stop)
                         return Completed(
-                            tuple(argv),
-                            None,
-                            _read(out),
-                            _read(err),
+                            argv=tuple(argv),
+                            returncode=None,
+                            stdout=_read(out),
+                            stderr=_read(err),
                             timed_out=True,
                             stopped=reason,
                         )
         except BaseException:
             _stop(process, on_stop)  # Ctrl-C: take the child's whole group down with us
             raise
-        return Completed(tuple(argv), process.returncode, _read(out), _read(err))
+        return Completed(
+            argv=tuple(argv), returncode=process.returncode, stdout=_read(out), stderr=_read(err)
+        )
 
 
 def _stop(process: subprocess.Popen[bytes], on_stop: Callable[[], None] | None) -> None:

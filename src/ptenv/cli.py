@@ -153,10 +153,11 @@ def doctor(
 
     def body() -> int:
         from ptenv import report, workflows  # noqa: PLC0415
+        from ptenv.context import Context  # noqa: PLC0415
         from ptenv.probe.overrides import TargetOverrides  # noqa: PLC0415
 
         overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
-        result = workflows.doctor(overrides, venv, env=dict(os.environ), cwd=Path.cwd())
+        result = workflows.doctor(overrides, venv, Context(env=dict(os.environ)))
 
         if as_json:
             report.emit_json(report.doctor_document(result.machine, result.venv, result.findings))
@@ -206,14 +207,14 @@ def plan(
 
     def body() -> int:
         from ptenv import report, workflows  # noqa: PLC0415
+        from ptenv.context import Context  # noqa: PLC0415
         from ptenv.models import Request  # noqa: PLC0415
         from ptenv.probe.overrides import TargetOverrides  # noqa: PLC0415
 
         overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
-
         request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
         result = workflows.plan(
-            overrides, request, env=dict(os.environ), cwd=Path.cwd(), verify_index=verify_index
+            overrides, request, Context(env=dict(os.environ)), verify_index=verify_index
         )
         if as_json:
             report.emit_json(report.plan_document(result.plan, result.machine))
@@ -361,9 +362,12 @@ def check(
     def body() -> int:
         from ptenv import report, workflows  # noqa: PLC0415
         from ptenv.check import CheckOptions, default_cache_dir, junit_xml  # noqa: PLC0415
+        from ptenv.context import Context  # noqa: PLC0415
 
         environment = dict(os.environ)
         options = CheckOptions(
+            venv=venv,
+            require_gpu=require_gpu,
             device=device,
             steps=steps,
             batch=batch,
@@ -377,9 +381,7 @@ def check(
             rdzv_id=rdzv_id,
             dist_timeout=dist_timeout,
         )
-        result = workflows.check(
-            venv, options, require_gpu=require_gpu, env=environment, cwd=Path.cwd()
-        )
+        result = workflows.check(options, Context(env=environment))
         findings = result.doctor.findings
         fleet = result.report.fleet
         if fleet is not None and fleet.rank != 0:
@@ -482,16 +484,16 @@ def install(
         import sys  # noqa: PLC0415
 
         from ptenv import report, workflows  # noqa: PLC0415
+        from ptenv.context import Context  # noqa: PLC0415
         from ptenv.install import InstallOptions  # noqa: PLC0415
+        from ptenv.install.sources import SourceOptions  # noqa: PLC0415
         from ptenv.models import Request  # noqa: PLC0415
         from ptenv.probe.overrides import TargetOverrides  # noqa: PLC0415
-
-        overrides = TargetOverrides(driver=driver, gpu=gpu)
-        from ptenv.install.sources import SourceOptions  # noqa: PLC0415
 
         request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
         options = InstallOptions(
             venv=venv,
+            overrides=TargetOverrides(driver=driver, gpu=gpu),
             python=python,
             installer=installer,
             lock=lock,
@@ -509,15 +511,8 @@ def install(
         def confirm(question: str) -> bool:
             return sys.stdin.isatty() and typer.confirm(question, err=True)
 
-        outcome = workflows.install_and_check(
-            request,
-            overrides,
-            options,
-            then_check=not no_check,
-            env=dict(os.environ),
-            progress=report.progress_printer(),
-            confirm=confirm,
-        )
+        context = Context(env=dict(os.environ), progress=report.progress_printer(), confirm=confirm)
+        outcome = workflows.install_and_check(request, options, context, then_check=not no_check)
         check_doc = None
         if outcome.check is not None:
             check_doc = report.check_document(outcome.check.report, outcome.check.doctor.findings)

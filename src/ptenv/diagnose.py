@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from ptenv.models import Finding, Machine, NvidiaProblem, Severity, VenvInfo
+from ptenv.models import Finding, Gpu, Machine, NvidiaInfo, NvidiaProblem, Severity, VenvInfo
 from ptenv.releases import ReleaseData
 from ptenv.releases.coverage import coverage, split_arch_list
 
@@ -266,92 +266,102 @@ def _driver(machine: Machine) -> Iterator[Finding]:
     nvidia = machine.nvidia
     if "gpu" in machine.overridden or "driver" in machine.overridden:
         return  # a described target: the host's driver state is not the question
-    problem = nvidia.problem
-    detail = f" ({nvidia.problem_detail})" if nvidia.problem_detail else ""
     if nvidia.nouveau_bound:
         yield finding(
             "nouveau-bound",
             "The open-source nouveau driver is bound to an NVIDIA "
             "GPU, so the NVIDIA driver cannot use it.",
         )
-    if problem is NvidiaProblem.LIBRARY_NOT_FOUND:
-        if nvidia.driver_version is not None:
-            yield finding(
-                "nvml-library-missing",
-                f"NVIDIA driver {nvidia.driver_version} is loaded "
-                f"(from {nvidia.sources.get('driver_version')}), but NVML could not "
-                f"be loaded{detail}.",
-            )
-        elif nvidia.pci_devices:
-            yield finding(
-                "gpu-without-driver",
-                f"{nvidia.pci_devices} NVIDIA GPU(s) on the PCI bus, but no NVIDIA "
-                "driver is installed.",
-            )
-        elif machine.os.container and nvidia.nvidia_visible_devices not in (
-            None,
-            "",
-            "none",
-            "void",
-        ):
-            yield finding(
-                "container-without-gpu",
-                "NVIDIA_VISIBLE_DEVICES asks for GPUs, but this "
-                f"{machine.os.container} container has no NVIDIA driver or devices.",
-            )
-        else:
-            yield finding(
-                "no-nvidia-driver",
-                "No NVIDIA driver is installed and no NVIDIA GPU "
-                "was found: this machine runs the CPU build.",
-            )
-    elif problem is NvidiaProblem.DRIVER_NOT_LOADED:
-        yield finding(
-            "driver-not-loaded",
-            f"The NVIDIA driver is installed but its kernel module is not loaded{detail}.",
-        )
-    elif problem is NvidiaProblem.VERSION_MISMATCH:
-        module = nvidia.kernel_module_version or "unknown"
-        yield finding(
-            "driver-library-mismatch",
-            f"The loaded kernel module ({module}) and the NVML library differ: the "
-            "driver was upgraded without a reboot.",
-        )
-    elif problem is NvidiaProblem.NO_PERMISSION:
-        yield finding("nvml-no-permission", f"NVML refused access to the GPUs{detail}.")
-    elif problem is NvidiaProblem.GPU_LOST:
-        lost = [str(gpu.index) for gpu in nvidia.gpus if gpu.lost] or ["?"]
-        yield finding(
-            "gpu-lost", f"GPU {', '.join(lost)} is lost: it no longer answers the driver."
-        )
-    elif problem is NvidiaProblem.OTHER:
-        yield finding("nvml-error", f"NVML could not be initialised{detail}.")
-    if (
-        problem is None
-        and not nvidia.gpus
-        and machine.os.container
-        and nvidia.nvidia_visible_devices not in (None, "", "none", "void")
-    ):
+    if nvidia.problem is NvidiaProblem.LIBRARY_NOT_FOUND:
+        yield _without_nvml(machine)
+    elif nvidia.problem is not None:
+        yield _nvml_problem(nvidia, nvidia.problem)
+    elif not nvidia.gpus and _container_asks_for_gpus(machine):
         yield finding(
             "container-without-gpu",
             "NVML answers but sees no GPU in this "
             f"{machine.os.container} container, though NVIDIA_VISIBLE_DEVICES asks "
             "for some.",
         )
-    if nvidia.gpus and nvidia.cuda_visible_devices is not None:
-        if nvidia.unknown_visible_entries:
-            yield finding(
-                "cuda-visible-devices-unknown",
-                f"CUDA_VISIBLE_DEVICES={nvidia.cuda_visible_devices!r}: "
-                f"{nvidia.unknown_visible_entries[0]!r} names no GPU of the "
-                f"{len(nvidia.gpus)} present.",
-            )
-        if not nvidia.visible_gpus:
-            yield finding(
-                "cuda-visible-devices-hides-all",
-                f"CUDA_VISIBLE_DEVICES={nvidia.cuda_visible_devices!r} hides all "
-                f"{len(nvidia.gpus)} GPU(s) from CUDA.",
-            )
+    yield from _visible_devices(nvidia)
+
+
+def _container_asks_for_gpus(machine: Machine) -> bool:
+    requested = machine.nvidia.nvidia_visible_devices
+    return bool(machine.os.container) and requested not in (None, "", "none", "void")
+
+
+def _without_nvml(machine: Machine) -> Finding:
+    """NVML's library is missing: a driver without it, GPUs without a driver, or no GPU."""
+    nvidia = machine.nvidia
+    detail = f" ({nvidia.problem_detail})" if nvidia.problem_detail else ""
+    if nvidia.driver_version is not None:
+        return finding(
+            "nvml-library-missing",
+            f"NVIDIA driver {nvidia.driver_version} is loaded "
+            f"(from {nvidia.sources.get('driver_version')}), but NVML could not "
+            f"be loaded{detail}.",
+        )
+    if nvidia.pci_devices:
+        return finding(
+            "gpu-without-driver",
+            f"{nvidia.pci_devices} NVIDIA GPU(s) on the PCI bus, but no NVIDIA "
+            "driver is installed.",
+        )
+    if _container_asks_for_gpus(machine):
+        return finding(
+            "container-without-gpu",
+            "NVIDIA_VISIBLE_DEVICES asks for GPUs, but this "
+            f"{machine.os.container} container has no NVIDIA driver or devices.",
+        )
+    return finding(
+        "no-nvidia-driver",
+        "No NVIDIA driver is installed and no NVIDIA GPU "
+        "was found: this machine runs the CPU build.",
+    )
+
+
+def _nvml_problem(nvidia: NvidiaInfo, problem: NvidiaProblem) -> Finding:
+    """NVML's library loaded but it could not answer: the error code says why."""
+    detail = f" ({nvidia.problem_detail})" if nvidia.problem_detail else ""
+    if problem is NvidiaProblem.DRIVER_NOT_LOADED:
+        return finding(
+            "driver-not-loaded",
+            f"The NVIDIA driver is installed but its kernel module is not loaded{detail}.",
+        )
+    if problem is NvidiaProblem.VERSION_MISMATCH:
+        module = nvidia.kernel_module_version or "unknown"
+        return finding(
+            "driver-library-mismatch",
+            f"The loaded kernel module ({module}) and the NVML library differ: the "
+            "driver was upgraded without a reboot.",
+        )
+    if problem is NvidiaProblem.NO_PERMISSION:
+        return finding("nvml-no-permission", f"NVML refused access to the GPUs{detail}.")
+    if problem is NvidiaProblem.GPU_LOST:
+        lost = [str(gpu.index) for gpu in nvidia.gpus if gpu.lost] or ["?"]
+        return finding(
+            "gpu-lost", f"GPU {', '.join(lost)} is lost: it no longer answers the driver."
+        )
+    return finding("nvml-error", f"NVML could not be initialised{detail}.")
+
+
+def _visible_devices(nvidia: NvidiaInfo) -> Iterator[Finding]:
+    if not nvidia.gpus or nvidia.cuda_visible_devices is None:
+        return
+    if nvidia.unknown_visible_entries:
+        yield finding(
+            "cuda-visible-devices-unknown",
+            f"CUDA_VISIBLE_DEVICES={nvidia.cuda_visible_devices!r}: "
+            f"{nvidia.unknown_visible_entries[0]!r} names no GPU of the "
+            f"{len(nvidia.gpus)} present.",
+        )
+    if not nvidia.visible_gpus:
+        yield finding(
+            "cuda-visible-devices-hides-all",
+            f"CUDA_VISIBLE_DEVICES={nvidia.cuda_visible_devices!r} hides all "
+            f"{len(nvidia.gpus)} GPU(s) from CUDA.",
+        )
 
 
 def _gpus(machine: Machine) -> Iterator[Finding]:
@@ -360,40 +370,50 @@ def _gpus(machine: Machine) -> Iterator[Finding]:
         label = f"GPU {gpu.index}" + (f" ({gpu.name})" if gpu.name else "")
         if gpu.persistence_mode is False and server_linux:
             yield finding("persistence-mode-off", f"{label}: persistence mode is off.")
-        if gpu.remapped_rows_failure:
-            yield finding("gpu-remap-failure", f"{label}: a row remapping has failed.")
-        if gpu.remapped_rows_pending:
-            yield finding("gpu-remapped-rows-pending", f"{label}: a row remapping is pending.")
-        if gpu.retired_pages_pending:
-            yield finding("gpu-retired-pages-pending", f"{label}: a page retirement is pending.")
-        if gpu.ecc_volatile_uncorrected:
-            yield finding(
-                "gpu-ecc-uncorrected",
-                f"{label}: {gpu.ecc_volatile_uncorrected} "
-                "uncorrectable ECC error(s) since the driver loaded.",
-            )
-        reasons = [
-            name
-            for bit, name in _THROTTLE_BITS.items()
-            if gpu.clocks_event_reasons and gpu.clocks_event_reasons & bit
-        ]
-        if reasons:
-            yield finding("gpu-throttled", f"{label}: clocks held back ({', '.join(reasons)}).")
-        if (
-            gpu.pcie_width_current is not None
-            and gpu.pcie_width_max is not None
-            and gpu.pcie_width_current < gpu.pcie_width_max
-        ):
-            yield finding(
-                "pcie-link-degraded",
-                f"{label}: PCIe link x{gpu.pcie_width_current} of x{gpu.pcie_width_max}.",
-            )
-        if gpu.mig_enabled:
-            yield finding("mig-enabled", f"{label}: MIG mode is on.")
-        if gpu.compute_capability is not None and gpu.compute_capability.major < 7:
-            yield finding(
-                "gpu-too-old-for-triton", f"{label}: compute capability {gpu.compute_capability}."
-            )
+        yield from _gpu_health(gpu, label)
+        yield from _gpu_limits(gpu, label)
+
+
+def _gpu_health(gpu: Gpu, label: str) -> Iterator[Finding]:
+    """Memory faults the driver reports: remapped rows, retired pages, ECC errors."""
+    if gpu.remapped_rows_failure:
+        yield finding("gpu-remap-failure", f"{label}: a row remapping has failed.")
+    if gpu.remapped_rows_pending:
+        yield finding("gpu-remapped-rows-pending", f"{label}: a row remapping is pending.")
+    if gpu.retired_pages_pending:
+        yield finding("gpu-retired-pages-pending", f"{label}: a page retirement is pending.")
+    if gpu.ecc_volatile_uncorrected:
+        yield finding(
+            "gpu-ecc-uncorrected",
+            f"{label}: {gpu.ecc_volatile_uncorrected} "
+            "uncorrectable ECC error(s) since the driver loaded.",
+        )
+
+
+def _gpu_limits(gpu: Gpu, label: str) -> Iterator[Finding]:
+    """What holds a healthy GPU back: throttling, a narrow link, MIG, its age."""
+    reasons = [
+        name
+        for bit, name in _THROTTLE_BITS.items()
+        if gpu.clocks_event_reasons and gpu.clocks_event_reasons & bit
+    ]
+    if reasons:
+        yield finding("gpu-throttled", f"{label}: clocks held back ({', '.join(reasons)}).")
+    if (
+        gpu.pcie_width_current is not None
+        and gpu.pcie_width_max is not None
+        and gpu.pcie_width_current < gpu.pcie_width_max
+    ):
+        yield finding(
+            "pcie-link-degraded",
+            f"{label}: PCIe link x{gpu.pcie_width_current} of x{gpu.pcie_width_max}.",
+        )
+    if gpu.mig_enabled:
+        yield finding("mig-enabled", f"{label}: MIG mode is on.")
+    if gpu.compute_capability is not None and gpu.compute_capability.major < 7:
+        yield finding(
+            "gpu-too-old-for-triton", f"{label}: compute capability {gpu.compute_capability}."
+        )
 
 
 def _host(machine: Machine, data: ReleaseData) -> Iterator[Finding]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from packaging.version import Version
+
 from ptenv import DEFAULT_INDEX_BASE
 
 
@@ -54,7 +56,7 @@ class ComputeCapability:
         return f"{self.major}.{self.minor}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OsInfo:
     system: str  # linux | windows | macos
     release: str  # kernel release on Linux, product version elsewhere
@@ -66,7 +68,7 @@ class OsInfo:
     wsl: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PythonInfo:
     version: str  # "3.12.4"
     implementation: str = "CPython"
@@ -82,7 +84,7 @@ class PythonInfo:
         return ".".join(self.version.split(".")[:2])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CpuInfo:
     model: str | None
     physical_cores: int | None
@@ -111,7 +113,7 @@ class Toolchain:
     ld_library_path_cuda: tuple[str, ...] = ()  # LD_LIBRARY_PATH entries holding CUDA/cuDNN
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Gpu:
     index: int
     name: str | None = None
@@ -151,7 +153,7 @@ class NvidiaProblem(str, Enum):
     OTHER = "other"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NvidiaInfo:
     driver_version: str | None = None
     cuda_driver_version: str | None = None  # highest CUDA the driver supports, "12.8"
@@ -173,7 +175,7 @@ class NvidiaInfo:
         return tuple(gpu for gpu in self.gpus if gpu.visible)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Machine:
     os: OsInfo
     arch: str  # x86_64 | aarch64
@@ -208,7 +210,7 @@ class Finding:
 
 def to_jsonable(value: Any) -> Any:
     """Turn ptenv's values into plain JSON types (dataclasses, enums, tuples, CCs)."""
-    if isinstance(value, ComputeCapability):
+    if isinstance(value, ComputeCapability | Pin | Version):
         return str(value)
     if isinstance(value, Enum):
         return value.value
@@ -270,7 +272,7 @@ class Variant:
         return self.tag
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TorchInstall:
     """What a venv's torch is, read from its files (never imported)."""
 
@@ -287,7 +289,7 @@ class TorchInstall:
         return self.version.partition("+")[2] or None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VenvInfo:
     path: str
     python_executable: str
@@ -308,12 +310,31 @@ class Request:
     index_base: str = DEFAULT_INDEX_BASE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
+class Pin:
+    """One exact requirement, `torch==2.14.1+cu126`: parsed once, never re-split."""
+
+    name: str
+    version: Version  # with its local tag (+cu126) where the wheel has one
+
+    @classmethod
+    def parse(cls, text: str) -> Pin:
+        """Read `name==version`; raise ValueError otherwise."""
+        name, separator, version = text.strip().partition("==")
+        if not separator or not name:
+            raise ValueError(f"not an exact pin: {text!r}")
+        return cls(name, Version(version))
+
+    def __str__(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     torch: str  # "2.14.1"
     variant: Variant
     index_url: str
-    packages: tuple[str, ...]  # exact pins: torch==2.14.1+cu126
+    packages: tuple[Pin, ...]  # exact pins, torch first
     python: str  # "3.12" or "3.14t"
     platform: str  # linux-x86_64
     reasons: tuple[str, ...]
@@ -325,13 +346,13 @@ class Plan:
             "torch": self.torch,
             "variant": self.variant.tag,
             "index_url": self.index_url,
-            "packages": list(self.packages),
+            "packages": [str(pin) for pin in self.packages],
             "python": self.python,
             "platform": self.platform,
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StageResult:
     name: str
     ok: bool | None  # None: skipped
@@ -341,7 +362,7 @@ class StageResult:
     fix: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RankResult:
     rank: int
     host: str | None
@@ -352,7 +373,7 @@ class RankResult:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AllReduceRow:
     """One message size of the all_reduce sweep; bandwidths as nccl-tests define them."""
 
@@ -363,7 +384,7 @@ class AllReduceRow:
     busbw_gbps: float  # algbw * 2(n-1)/n
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FleetReport:
     """A check run as one rank of a torch.distributed launch."""
 
@@ -384,7 +405,7 @@ class FleetReport:
         return first or next((r for r in failed if r.ok is False), None) or next(iter(failed), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CheckReport:
     ok: bool
     device: str | None

@@ -26,7 +26,7 @@ from ptenv.models import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ptenv.install import InstallResult
+    from ptenv.install import Environment
     from ptenv.releases.matrix import Row
 
 DOCTOR_SCHEMA = "ptenv.doctor/1"
@@ -81,61 +81,9 @@ def _size(value: int | None) -> str:
 
 
 def render_doctor(machine: Machine, venv: VenvInfo | None, findings: Sequence[Finding]) -> None:
-    from rich.table import Table  # noqa: PLC0415
-
     out = console()
-    os_info, python, cpu = machine.os, machine.python, machine.cpu
-    distro = " ".join(p for p in (os_info.distro_id, os_info.distro_version) if p)
-    libc = " ".join(p for p in (os_info.libc_name, os_info.libc_version) if p)
-    where = ", ".join(p for p in (os_info.container, "WSL2" if os_info.wsl else None) if p)
-    summary = Table.grid(padding=(0, 2))
-    summary.add_column(style="bold")
-    summary.add_column()
-    host = f"{os_info.system} {os_info.release}".strip()
-    summary.add_row("Host", " · ".join(p for p in (host, distro, machine.arch, libc, where) if p))
-    summary.add_row(
-        "Python",
-        " · ".join(
-            p
-            for p in (
-                f"{python.implementation} {python.version}"
-                + (" (free-threaded)" if python.free_threaded else ""),
-                python.executable or "",
-                "venv" if python.in_venv else "",
-            )
-            if p
-        ),
-    )
-    cores = f"{cpu.physical_cores or '?'} cores / {cpu.logical_cores or '?'} threads"
-    summary.add_row(
-        "CPU", " · ".join(p for p in (cpu.model or "unknown", cores, " ".join(cpu.flags)) if p)
-    )
-    summary.add_row(
-        "Memory",
-        f"{_size(machine.memory.available_bytes)} free of {_size(machine.memory.total_bytes)}",
-    )
-    disk = f"{_size(machine.storage.free_bytes)} free at {machine.storage.path}"
-    if machine.storage.shm_bytes is not None:
-        disk += f" · /dev/shm {_size(machine.storage.shm_bytes)}"
-    summary.add_row("Disk", disk)
-    nvidia = machine.nvidia
-    driver = "none"
-    if nvidia.driver_version:
-        driver = (
-            f"{nvidia.driver_version} (CUDA {nvidia.cuda_driver_version or '?'}) from "
-            f"{nvidia.sources.get('driver_version', '?')}"
-        )
-    summary.add_row("NVIDIA driver", driver)
-    if machine.overridden:
-        summary.add_row("Overridden", ", ".join(machine.overridden) + " (target machine)")
-    if venv is not None:
-        torch = venv.torch
-        what = "no torch"
-        if torch is not None:
-            what = f"torch {torch.version}" + (f" · CUDA {torch.cuda}" if torch.cuda else "")
-        summary.add_row("Venv", f"{venv.path} · Python {venv.python_version} · {what}")
-    out.print(summary)
-    if nvidia.gpus:
+    out.print(_doctor_summary(machine, venv))
+    if machine.nvidia.gpus:
         out.print(_gpu_table(machine))
     out.print()
     if not findings:
@@ -147,6 +95,63 @@ def render_doctor(machine: Machine, venv: VenvInfo | None, findings: Sequence[Fi
             markup=True,
         )
         out.print(f"         fix: {item.fix}", markup=False)
+
+
+def _joined(*parts: str | None) -> str:
+    return " · ".join(p for p in parts if p)
+
+
+def _doctor_summary(machine: Machine, venv: VenvInfo | None) -> Any:
+    from rich.table import Table  # noqa: PLC0415
+
+    os_info, python, cpu = machine.os, machine.python, machine.cpu
+    distro = " ".join(p for p in (os_info.distro_id, os_info.distro_version) if p)
+    libc = " ".join(p for p in (os_info.libc_name, os_info.libc_version) if p)
+    where = ", ".join(p for p in (os_info.container, "WSL2" if os_info.wsl else None) if p)
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    host = f"{os_info.system} {os_info.release}".strip()
+    summary.add_row("Host", _joined(host, distro, machine.arch, libc, where))
+    threaded = " (free-threaded)" if python.free_threaded else ""
+    summary.add_row(
+        "Python",
+        _joined(
+            f"{python.implementation} {python.version}{threaded}",
+            python.executable,
+            "venv" if python.in_venv else None,
+        ),
+    )
+    cores = f"{cpu.physical_cores or '?'} cores / {cpu.logical_cores or '?'} threads"
+    summary.add_row("CPU", _joined(cpu.model or "unknown", cores, " ".join(cpu.flags)))
+    summary.add_row(
+        "Memory",
+        f"{_size(machine.memory.available_bytes)} free of {_size(machine.memory.total_bytes)}",
+    )
+    disk = f"{_size(machine.storage.free_bytes)} free at {machine.storage.path}"
+    if machine.storage.shm_bytes is not None:
+        disk += f" · /dev/shm {_size(machine.storage.shm_bytes)}"
+    summary.add_row("Disk", disk)
+    summary.add_row("NVIDIA driver", _driver_line(machine))
+    if machine.overridden:
+        summary.add_row("Overridden", ", ".join(machine.overridden) + " (target machine)")
+    if venv is not None:
+        torch = venv.torch
+        what = "no torch"
+        if torch is not None:
+            what = f"torch {torch.version}" + (f" · CUDA {torch.cuda}" if torch.cuda else "")
+        summary.add_row("Venv", f"{venv.path} · Python {venv.python_version} · {what}")
+    return summary
+
+
+def _driver_line(machine: Machine) -> str:
+    nvidia = machine.nvidia
+    if not nvidia.driver_version:
+        return "none"
+    return (
+        f"{nvidia.driver_version} (CUDA {nvidia.cuda_driver_version or '?'}) from "
+        f"{nvidia.sources.get('driver_version', '?')}"
+    )
 
 
 def _gpu_table(machine: Machine) -> Any:
@@ -197,6 +202,10 @@ def plan_document(plan: Plan, machine: Machine) -> dict[str, Any]:
     }
 
 
+def _pins(plan: Plan) -> str:
+    return " ".join(map(str, plan.packages))
+
+
 def render_plan(plan: Plan, machine: Machine) -> None:
     out = console()
     target = (
@@ -207,7 +216,7 @@ def render_plan(plan: Plan, machine: Machine) -> None:
         f"{plan.python} · {plan.platform}{target}"
     )
     out.print(f"index: {plan.index_url}", markup=False)
-    out.print("pins:  " + " ".join(plan.packages), markup=False)
+    out.print("pins:  " + _pins(plan), markup=False)
     out.print()
     out.print("[bold]Why[/bold]")
     for number, reason in enumerate(plan.reasons, 1):
@@ -218,9 +227,7 @@ def render_plan(plan: Plan, machine: Machine) -> None:
             out.print(f"  - {warning}", markup=False)
     out.print()
     out.print(
-        "Install by hand: uv pip install "
-        + " ".join(plan.packages)
-        + f" --index-url {plan.index_url}",
+        "Install by hand: uv pip install " + _pins(plan) + f" --index-url {plan.index_url}",
         markup=False,
     )
 
@@ -376,52 +383,84 @@ def fleet_document(fleet: FleetReport | None) -> dict[str, Any]:
     }
 
 
+def _import_figures(detail: dict[str, Any]) -> str:
+    cuda = f" · CUDA {detail['cuda']}" if detail.get("cuda") else ""
+    return f"torch {detail.get('torch')}{cuda}"
+
+
+def _device_figures(detail: dict[str, Any]) -> str:
+    return f"{detail.get('device')} · {detail.get('name', '')}"
+
+
+def _numerics_figures(detail: dict[str, Any]) -> str:
+    error = detail.get("relative_error", 0)
+    return f"{detail.get('size')}² matmul repeatable, rel. error {error:.1e}"
+
+
+def _training_figures(detail: dict[str, Any]) -> str:
+    text = (
+        f"loss {detail.get('loss_first', 0):.3f} → {detail.get('loss_last', 0):.3f} · "
+        f"acc {detail.get('accuracy', 0):.3f} · {detail.get('step_ms', 0):.2f} ms/step"
+    )
+    if "compile_seconds" in detail:
+        text += f" · compile {detail['compile_seconds']:.1f} s"
+    return text
+
+
+def _process_group_figures(detail: dict[str, Any]) -> str:
+    return (
+        f"{detail.get('backend')} · rank {detail.get('rank')} of {detail.get('world_size')}"
+        f" · {detail.get('launcher')} · {detail.get('init_seconds', 0):.2f} s"
+    )
+
+
+def _fingerprint_figures(detail: dict[str, Any]) -> str:
+    mine = detail.get("fingerprint") or {}
+    return f"{mine.get('host')} · torch {mine.get('torch')} · same build as rank 0"
+
+
+def _ddp_figures(detail: dict[str, Any]) -> str:
+    return (
+        f"loss {detail.get('loss_first', 0):.3f} → {detail.get('loss_last', 0):.3f} · "
+        f"{detail.get('step_ms', 0):.2f} ms/step · parameters identical on every rank"
+    )
+
+
+def _allreduce_figures(detail: dict[str, Any]) -> str:
+    return f"peak bus bandwidth {detail.get('peak_busbw_gbps', 0):.2f} GB/s"
+
+
+def _summary_figures(detail: dict[str, Any]) -> str:
+    parts = []
+    if detail.get("speedup"):
+        parts.append(f"compiled speed-up x{detail['speedup']:.2f}")
+    for dtype, value in (detail.get("matmul_tflops") or {}).items():
+        parts.append(f"{dtype} {value:.1f} TFLOP/s")
+    return " · ".join(parts)
+
+
+# The one-line result of each passed stage, from its detail.
+_FIGURES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "import": _import_figures,
+    "device": _device_figures,
+    "numerics": _numerics_figures,
+    "train_eager": _training_figures,
+    "train_compiled": _training_figures,
+    "process_group": _process_group_figures,
+    "fingerprint": _fingerprint_figures,
+    "train_ddp": _ddp_figures,
+    "allreduce": _allreduce_figures,
+    "figures": _summary_figures,
+}
+
+
 def _stage_figures(stage: StageResult) -> str:
-    detail = stage.detail
     if stage.ok is None:
-        return f"skipped: {detail.get('skipped', '')}"
+        return f"skipped: {stage.detail.get('skipped', '')}"
     if stage.ok is False:
         return stage.message
-    if stage.name == "import":
-        return f"torch {detail.get('torch')}" + (
-            f" · CUDA {detail['cuda']}" if detail.get("cuda") else ""
-        )
-    if stage.name == "device":
-        return f"{detail.get('device')} · {detail.get('name', '')}"
-    if stage.name == "numerics":
-        error = detail.get("relative_error", 0)
-        return f"{detail.get('size')}² matmul repeatable, rel. error {error:.1e}"
-    if stage.name in ("train_eager", "train_compiled"):
-        text = (
-            f"loss {detail.get('loss_first', 0):.3f} → {detail.get('loss_last', 0):.3f} · "
-            f"acc {detail.get('accuracy', 0):.3f} · {detail.get('step_ms', 0):.2f} ms/step"
-        )
-        if "compile_seconds" in detail:
-            text += f" · compile {detail['compile_seconds']:.1f} s"
-        return text
-    if stage.name == "process_group":
-        return (
-            f"{detail.get('backend')} · rank {detail.get('rank')} of {detail.get('world_size')}"
-            f" · {detail.get('launcher')} · {detail.get('init_seconds', 0):.2f} s"
-        )
-    if stage.name == "fingerprint":
-        mine = detail.get("fingerprint") or {}
-        return f"{mine.get('host')} · torch {mine.get('torch')} · same build as rank 0"
-    if stage.name == "train_ddp":
-        return (
-            f"loss {detail.get('loss_first', 0):.3f} → {detail.get('loss_last', 0):.3f} · "
-            f"{detail.get('step_ms', 0):.2f} ms/step · parameters identical on every rank"
-        )
-    if stage.name == "allreduce":
-        return f"peak bus bandwidth {detail.get('peak_busbw_gbps', 0):.2f} GB/s"
-    if stage.name == "figures":
-        parts = []
-        if detail.get("speedup"):
-            parts.append(f"compiled speed-up x{detail['speedup']:.2f}")
-        for dtype, value in (detail.get("matmul_tflops") or {}).items():
-            parts.append(f"{dtype} {value:.1f} TFLOP/s")
-        return " · ".join(parts)
-    return ""
+    figures = _FIGURES.get(stage.name)
+    return figures(stage.detail) if figures is not None else ""
 
 
 def render_check(report: CheckReport, findings: Sequence[Finding]) -> None:
@@ -451,6 +490,10 @@ def render_check(report: CheckReport, findings: Sequence[Finding]) -> None:
         )
     if report.fleet is not None:
         _render_fleet(out, report.fleet)
+    _render_verdict(out, report)
+
+
+def _render_verdict(out: Console, report: CheckReport) -> None:
     failed = report.failed_stage
     culprit = report.fleet.culprit if report.fleet is not None else None
     if culprit is not None:
@@ -540,16 +583,16 @@ def progress_printer(quiet: bool = False) -> Callable[[str], None]:
     return show
 
 
-def install_document(result: InstallResult, check: dict[str, Any] | None) -> dict[str, Any]:
+def install_document(result: Environment, check: dict[str, Any] | None) -> dict[str, Any]:
     plan = plan_document(result.plan, result.machine)
     return {
         "schema": INSTALL_SCHEMA,
-        "action": result.action,
+        "action": result.action.value,
         "plan": plan,
         "venv": str(result.venv),
         "python": result.python,
         "installer": result.installer,
-        "source": result.source,
+        "source": result.source.label,
         "installed": [
             {"name": i.name, "version": i.version, "source": i.source} for i in result.installed
         ],
@@ -560,24 +603,23 @@ def install_document(result: InstallResult, check: dict[str, Any] | None) -> dic
     }
 
 
-def _source(result: InstallResult) -> str:
-    if result.source in ("", "official index"):
-        return result.plan.index_url
-    return result.source
+def _source(result: Environment) -> str:
+    return result.plan.index_url if result.source.official else result.source.label
 
 
-def render_install(result: InstallResult) -> None:
+def render_install(result: Environment) -> None:
+    from ptenv.install import InstallAction  # noqa: PLC0415
+
     out = console()
     plan = result.plan
-    if result.action == "already-installed":
+    if result.action is InstallAction.ALREADY_INSTALLED:
         out.print(
-            f"[green]Already installed:[/green] {' '.join(plan.packages)} in "
-            f"{result.venv} — nothing to do."
+            f"[green]Already installed:[/green] {_pins(plan)} in {result.venv} — nothing to do."
         )
         return
-    verb = "Would install" if result.action == "dry-run" else "Installed"
+    verb = "Would install" if result.action is InstallAction.DRY_RUN else "Installed"
     out.print(
-        f"[bold]{verb}[/bold] {' '.join(plan.packages)} into {result.venv} "
+        f"[bold]{verb}[/bold] {_pins(plan)} into {result.venv} "
         f"(Python {plan.python}, {result.installer}, from {_source(result)})"
     )
     for number, reason in enumerate(plan.reasons, 1):

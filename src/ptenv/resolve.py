@@ -25,15 +25,15 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ptenv.errors import NoCompatibleBuild, UsageError
-from ptenv.models import Gpu, Machine, Plan, Request, Variant, VariantKind
-from ptenv.releases import PLATFORMS, Release, ReleaseData
+from ptenv.models import Gpu, Machine, Pin, Plan, Request, Variant, VariantKind
+from ptenv.releases import PLATFORMS, ArchRule, CudaVariant, Release, ReleaseData
 from ptenv.releases.coverage import coverage
 
 COMPANIONS = ("torchvision", "torchaudio")
 _FIRST_TORCH_2 = Version("2.0")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Verdict:
     """Whether one CUDA variant of one torch patch runs on the target, and why."""
 
@@ -207,45 +207,74 @@ def judge(
     machine: Machine, release: Release, patch: Version, variant: Variant, data: ReleaseData
 ) -> Verdict:
     """Step 2: can this CUDA variant of this patch run on every visible GPU of the machine?"""
-    os_name, platform = machine.os.system, machine.platform
     facts = data.cuda_variants[variant.tag]
     driver = _driver(machine)
-    driver_cuda = _driver_cuda(machine, data)
     notes: list[str] = []
     glibc = _glibc_blocks(machine, release, variant)
     if glibc:
-        return Verdict(
-            variant,
-            False,
-            False,
-            f"needs glibc >= {glibc} (this host has {machine.os.libc_version})",
+        return _unusable(
+            variant, f"needs glibc >= {glibc} (this host has {machine.os.libc_version})"
         )
+    blocked = _below_driver_floor(driver, facts, variant, machine.os.system, notes)
+    if blocked is not None:
+        return blocked
+    rule = data.arches(variant.tag, machine.platform, patch)
+    if rule is None:
+        return _unusable(
+            variant, "its GPU architecture list is unknown (UNVERIFIED in the release data)"
+        )
+    if rule.unverified:
+        notes.append(
+            f"the architecture list of torch {release.minor} {variant} on {machine.platform} "
+            f"is UNVERIFIED ({rule.source})"
+        )
+    blocked = _uncovered_gpu(machine, rule, facts, driver, variant, notes)
+    if blocked is not None:
+        return blocked
+    if release.is_unverified("variants", f"variants.{machine.platform}.{variant.tag}"):
+        notes.append(
+            f"that torch {release.minor} publishes {variant} for {machine.platform} is UNVERIFIED"
+        )
+    driver_cuda = _driver_cuda(machine, data)
+    native = driver_cuda is None or facts.cuda <= driver_cuda
+    return Verdict(variant=variant, usable=True, native=native, why="usable", warnings=tuple(notes))
+
+
+def _unusable(variant: Variant, why: str, needed_driver: Version | None = None) -> Verdict:
+    return Verdict(
+        variant=variant, usable=False, native=False, why=why, needed_driver=needed_driver
+    )
+
+
+def _below_driver_floor(
+    driver: Version | None, facts: CudaVariant, variant: Variant, os_name: str, notes: list[str]
+) -> Verdict | None:
+    """The driver must reach the variant's minor-version-compatibility floor."""
     floor = Version(facts.floor[os_name])
-    toolkit_driver = Version(facts.toolkit_driver[os_name])
     if driver is None:
         notes.append(
             f"no driver version known: assumed >= {floor} for {variant}; give --driver to check it"
         )
     elif driver < floor:
-        return Verdict(variant, False, False, f"needs driver >= {floor}", needed_driver=floor)
-    elif "floor" in facts.unverified and driver < toolkit_driver:
+        return _unusable(variant, f"needs driver >= {floor}", needed_driver=floor)
+    elif "floor" in facts.unverified and driver < Version(facts.toolkit_driver[os_name]):
         notes.append(
             f"{variant}: the exact minimum driver of CUDA {facts.cuda.major}.x is "
             f"UNVERIFIED (R{floor} branch assumed)"
         )
-    rule = data.arches(variant.tag, platform, patch)
-    if rule is None:
-        return Verdict(
-            variant,
-            False,
-            False,
-            "its GPU architecture list is unknown (UNVERIFIED in the release data)",
-        )
-    if rule.unverified:
-        notes.append(
-            f"the architecture list of torch {release.minor} {variant} on {platform} "
-            f"is UNVERIFIED ({rule.source})"
-        )
+    return None
+
+
+def _uncovered_gpu(
+    machine: Machine,
+    rule: ArchRule,
+    facts: CudaVariant,
+    driver: Version | None,
+    variant: Variant,
+    notes: list[str],
+) -> Verdict | None:
+    """Every visible GPU needs SASS for its architecture, or PTX the driver can JIT."""
+    toolkit_driver = Version(facts.toolkit_driver[machine.os.system])
     for gpu in machine.nvidia.visible_gpus:
         cc = gpu.compute_capability
         if cc is None:
@@ -253,25 +282,20 @@ def judge(
             continue
         how = coverage(cc, rule.sass, rule.ptx, facts.cuda)
         if how is None:
-            return Verdict(variant, False, False, f"has no kernels for {_gpu_label(gpu)}")
-        if how == "ptx":
-            if driver is not None and driver < toolkit_driver:
-                return Verdict(
-                    variant,
-                    False,
-                    False,
-                    f"runs {_gpu_label(gpu)} only by PTX JIT, which needs driver >= "
-                    f"{toolkit_driver}",
-                    needed_driver=toolkit_driver,
-                )
-            notes.append(
-                f"{_gpu_label(gpu)} runs {variant} only through PTX JIT (slow first "
-                "run)" + (" — PTX presence is UNVERIFIED" if rule.unverified_ptx else "")
+            return _unusable(variant, f"has no kernels for {_gpu_label(gpu)}")
+        if how != "ptx":
+            continue
+        if driver is not None and driver < toolkit_driver:
+            return _unusable(
+                variant,
+                f"runs {_gpu_label(gpu)} only by PTX JIT, which needs driver >= {toolkit_driver}",
+                needed_driver=toolkit_driver,
             )
-    if release.is_unverified("variants", f"variants.{platform}.{variant.tag}"):
-        notes.append(f"that torch {release.minor} publishes {variant} for {platform} is UNVERIFIED")
-    native = driver_cuda is None or facts.cuda <= driver_cuda
-    return Verdict(variant, True, native, "usable", tuple(notes))
+        notes.append(
+            f"{_gpu_label(gpu)} runs {variant} only through PTX JIT (slow first "
+            "run)" + (" — PTX presence is UNVERIFIED" if rule.unverified_ptx else "")
+        )
+    return None
 
 
 def _gpu_label(gpu: Gpu) -> str:
@@ -485,10 +509,10 @@ def _pins(
     with_packages: tuple[str, ...],
     reasons: list[str],
     warnings: list[str],
-) -> tuple[str, ...]:
+) -> tuple[Pin, ...]:
     # macOS wheels carry no local tag, even on the cpu index.
     tag = "" if machine.os.system == "macos" else f"+{variant.tag}"
-    pins = [f"torch=={patch}{tag}"]
+    pins = [Pin("torch", Version(f"{patch}{tag}"))]
     unknown = [name for name in with_packages if name not in COMPANIONS]
     if unknown:
         raise UsageError(
@@ -508,11 +532,11 @@ def _pins(
             continue
         version = companions.torchvision if name == "torchvision" else companions.torchaudio
         local = "" if name in companions.untagged else tag
-        pins.append(f"{name}=={version}{local}")
+        pins.append(Pin(name, Version(f"{version}{local}")))
         if release.is_unverified("companions", f"companions.{patch}", f"companions.{name}"):
             warnings.append(f"The {name} {version} pairing with torch {patch} is UNVERIFIED.")
     reasons.append(
-        f"Companions of torch {patch} ({companions.source}): " + ", ".join(pins[1:]) + "."
+        f"Companions of torch {patch} ({companions.source}): " + ", ".join(map(str, pins[1:])) + "."
     )
     if "torchaudio" in with_packages and release.version > Version("2.11"):
         reasons.append(

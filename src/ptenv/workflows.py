@@ -1,30 +1,30 @@
 """Each command as a short workflow of plain functions over values (nox's style).
 
 The CLI calls these; they raise PtenvError subclasses and never touch exit codes or output.
+Each probes the machine at most once and hands the Machine down.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ptenv import diagnose, releases
+from ptenv.context import Context
 from ptenv.errors import ExitCode, UsageError
 from ptenv.install import lock as lockfile
 from ptenv.models import CheckReport, Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
-from ptenv.probe.nvidia import Nvml, load_nvml
 from ptenv.probe.venv import default_venv, probe_venv, validate_venv
 from ptenv.resolve import resolve
 
 if TYPE_CHECKING:
     from ptenv.check import CheckOptions
-    from ptenv.install import InstallOptions, InstallResult
+    from ptenv.install import Environment, InstallOptions
 
-# install, check and index (urllib, http.client) are imported where they are used, so that
-# `ptenv doctor` and `ptenv plan` do not pay for them at start-up.
+# The install workflow, check and index (urllib, http.client) are imported where they are
+# used, so that `ptenv doctor` and `ptenv plan` do not pay for them at start-up.
 
 
 @dataclass(frozen=True)
@@ -43,32 +43,35 @@ class DoctorResult:
 def doctor(
     overrides: TargetOverrides,
     venv: Path | None,
-    *,
-    env: Mapping[str, str],
-    cwd: Path,
-    nvml_loader: Callable[[], Nvml | None] = load_nvml,
+    context: Context,
+    machine: Machine | None = None,
 ) -> DoctorResult:
+    """Findings for the machine (probed here unless given) and the venv, if there is one."""
     data = releases.load()
-    venv_path = venv if venv is not None else default_venv(env, cwd)
+    venv_path = venv if venv is not None else default_venv(context.env, context.cwd)
     venv_info = probe_venv(venv_path) if venv_path is not None else None
-    machine = probe_machine(
-        env=env,
-        venv_target=venv_path or cwd / ".venv",
-        overrides=overrides,
-        data=data,
-        nvml_loader=nvml_loader,
-    )
-    changes: list[str] = []
-    lock = lockfile.default_path(venv_path) if venv_path is not None else None
-    if lock is not None and lock.is_file():
-        try:
-            locked = lockfile.read(lock)
-        except UsageError:
-            changes.append(f"{lock} is unreadable")
-        else:
-            changes = lockfile.drift(locked.fingerprint, lockfile.fingerprint(machine))
+    if machine is None:
+        machine = probe_machine(
+            env=context.env,
+            venv_target=venv_path or context.cwd / ".venv",
+            overrides=overrides,
+            data=data,
+            nvml_loader=context.nvml_loader,
+        )
+    changes = _lock_drift(venv_path, machine)
     findings = diagnose.diagnose(machine, venv_info, data, changes)
     return DoctorResult(machine, venv_info, tuple(findings))
+
+
+def _lock_drift(venv: Path | None, machine: Machine) -> list[str]:
+    lock = lockfile.default_path(venv) if venv is not None else None
+    if lock is None or not lock.is_file():
+        return []
+    try:
+        locked = lockfile.read(lock)
+    except UsageError:
+        return [f"{lock} is unreadable"]
+    return lockfile.drift(locked.fingerprint, lockfile.fingerprint(machine))
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,9 @@ class PlanResult:
 def plan(
     overrides: TargetOverrides,
     request: Request,
+    context: Context,
     *,
-    env: Mapping[str, str],
-    cwd: Path,
     verify_index: bool = False,
-    nvml_loader: Callable[[], Nvml | None] = load_nvml,
 ) -> PlanResult:
     data = releases.load()
     if verify_index:
@@ -92,7 +93,11 @@ def plan(
 
         check_url(request.index_base)
     machine = probe_machine(
-        env=env, venv_target=cwd / ".venv", overrides=overrides, data=data, nvml_loader=nvml_loader
+        env=context.env,
+        venv_target=context.cwd / ".venv",
+        overrides=overrides,
+        data=data,
+        nvml_loader=context.nvml_loader,
     )
     chosen = resolve(machine, request, data)
     if verify_index:
@@ -114,30 +119,23 @@ class CheckResult:
         return ExitCode.OK if self.report.ok else ExitCode.CHECK_FAILED
 
 
-def check(
-    venv: Path | None,
-    options: CheckOptions,
-    *,
-    require_gpu: bool,
-    env: Mapping[str, str],
-    cwd: Path,
-    nvml_loader: Callable[[], Nvml | None] = load_nvml,
-) -> CheckResult:
-    venv_path = venv if venv is not None else default_venv(env, cwd)
+def check(options: CheckOptions, context: Context, machine: Machine | None = None) -> CheckResult:
+    """Doctor's findings for the venv, then the smoke test inside it."""
+    venv_path = options.venv or default_venv(context.env, context.cwd)
     if venv_path is None:
         raise UsageError(
             "No venv to check: --venv not given, $VIRTUAL_ENV unset and no ./.venv.",
             hint="Pass --venv PATH, or create one with `ptenv install`.",
         )
     python = validate_venv(venv_path)
-    _validate_launch(options, env)
+    _validate_launch(options, context)
     try:
-        found = doctor(TargetOverrides(), venv_path, env=env, cwd=cwd, nvml_loader=nvml_loader)
+        found = doctor(TargetOverrides(), venv_path, context, machine)
     except UsageError:
         # The static probe could not read the venv; the smoke test will say why, stage by stage.
-        machine_only = doctor(TargetOverrides(), None, env={}, cwd=cwd, nvml_loader=nvml_loader)
+        machine_only = doctor(TargetOverrides(), None, replace(context, env={}), machine)
         found = replace(machine_only, venv=None)
-    if require_gpu and options.device in ("auto", "cuda"):
+    if options.require_gpu and options.device in ("auto", "cuda"):
         options = replace(options, device="cuda")
     from ptenv.check import run_check  # noqa: PLC0415
 
@@ -146,14 +144,14 @@ def check(
     extra = diagnose.check_findings(imported)
     if extra:
         found = replace(found, findings=(*extra, *found.findings))
-    missing_gpu = require_gpu and report.device != "cuda"
+    missing_gpu = options.require_gpu and report.device != "cuda"
     return CheckResult(found, report, missing_gpu)
 
 
-def _validate_launch(options: CheckOptions, env: Mapping[str, str]) -> None:
+def _validate_launch(options: CheckOptions, context: Context) -> None:
     if not options.launches_ranks:
         return
-    if "RANK" in env or "SLURM_STEP_ID" in env:
+    if "RANK" in context.env or "SLURM_STEP_ID" in context.env:
         raise UsageError(
             "This ptenv already runs as one rank of a launch (RANK or SLURM_STEP_ID is set); "
             "--nproc would start ranks inside a rank.",
@@ -169,7 +167,7 @@ def _validate_launch(options: CheckOptions, env: Mapping[str, str]) -> None:
 
 @dataclass(frozen=True)
 class InstallOutcome:
-    install: InstallResult
+    install: Environment
     check: CheckResult | None
 
     def exit_code(self) -> ExitCode:
@@ -177,37 +175,21 @@ class InstallOutcome:
 
 
 def install_and_check(
-    request: Request,
-    overrides: TargetOverrides,
-    options: InstallOptions,
-    *,
-    then_check: bool,
-    env: Mapping[str, str],
-    progress: Callable[[str], None],
-    confirm: Callable[[str], bool],
-    nvml_loader: Callable[[], Nvml | None] = load_nvml,
+    request: Request, options: InstallOptions, context: Context, *, then_check: bool
 ) -> InstallOutcome:
     from ptenv import install as install_module  # noqa: PLC0415
     from ptenv.check import CheckOptions, default_cache_dir  # noqa: PLC0415
 
-    result = install_module.install(
-        request,
-        overrides,
-        options,
-        env=env,
-        progress=progress,
-        confirm=confirm,
-        nvml_loader=nvml_loader,
-    )
-    if not then_check or result.action != "installed":
+    result = install_module.install(request, options, context)
+    if not then_check or result.action is not install_module.InstallAction.INSTALLED:
         return InstallOutcome(result, None)
-    progress("check: training the 784-500-10 MLP in the new venv")
+    context.progress("check: training the 784-500-10 MLP in the new venv")
+    # The install probed this machine; with --driver/--gpu it planned for another one, and
+    # the check runs here, so this machine is probed again only then.
+    described = options.overrides.driver is not None or options.overrides.gpu is not None
     checked = check(
-        result.venv,
-        CheckOptions(cache_dir=default_cache_dir(env)),
-        require_gpu=False,
-        env=env,
-        cwd=result.venv.parent,
-        nvml_loader=nvml_loader,
+        CheckOptions(venv=result.venv, cache_dir=default_cache_dir(context.env)),
+        replace(context, cwd=result.venv.parent),
+        None if described else result.machine,
     )
     return InstallOutcome(result, checked)

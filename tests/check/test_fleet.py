@@ -134,14 +134,14 @@ def test_torchrun_failure_report_names_the_root_cause() -> None:
 
 def test_a_hang_names_the_busy_rank_not_the_waiting_ones() -> None:
     late = {
-        0: RankProgress("train_eager", waiting=True),
-        1: RankProgress("train_eager", waiting=False),
-        2: RankProgress("train_eager", waiting=True),
+        0: RankProgress(stage="train_eager", waiting=True),
+        1: RankProgress(stage="train_eager", waiting=False),
+        2: RankProgress(stage="train_eager", waiting=True),
     }
     assert describe_hang(late, {"train_eager": 10.0}, per_rank=True) == (
         "rank 1 hung in stage train_eager past its 10 s limit (ranks 0, 2 waited for it)"
     )
-    waiting = {0: RankProgress("fingerprint", waiting=True)}
+    waiting = {0: RankProgress(stage="fingerprint", waiting=True)}
     assert describe_hang(waiting, {"fingerprint": 5.0}, per_rank=True) == (
         "rank 0 waited past 5 s after stage fingerprint for other ranks"
     )

@@ -148,15 +148,14 @@ def test_unknown_flag_is_a_usage_error() -> None:
 def test_nvml_raising_anything_still_gives_a_report(tmp_path: Path) -> None:
     """A binding that raises an unexpected exception becomes a finding, not a traceback."""
     from ptenv import workflows
+    from ptenv.context import Context
     from ptenv.probe import TargetOverrides
     from tests.fakes import FakeNvml
 
     result = workflows.doctor(
         TargetOverrides(),
         None,
-        env={},
-        cwd=tmp_path,
-        nvml_loader=lambda: FakeNvml(init_error=ValueError("odd")),
+        Context(cwd=tmp_path, nvml_loader=lambda: FakeNvml(init_error=ValueError("odd"))),
     )
     assert result.machine.nvidia.problem is not None
     assert "nvml-error" in [f.code for f in result.findings]

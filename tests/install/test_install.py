@@ -18,13 +18,13 @@ from typer.testing import CliRunner
 
 from ptenv import install as install_module
 from ptenv.cli import app
+from ptenv.context import Context
 from ptenv.errors import InstallFailed
 from ptenv.install import InstallOptions
 from ptenv.install.backends import PipInstaller, UvInstaller
-from ptenv.install.sources import Source, SourceOptions
+from ptenv.install.sources import Source, SourceKind, SourceOptions
 from ptenv.install.staging import lock_path, staging_path
 from ptenv.models import Request
-from ptenv.probe import TargetOverrides
 from tests.index_server import Index, serve
 
 runner = CliRunner()
@@ -74,7 +74,11 @@ def torch_version_in(venv: Path) -> str:
 
 def test_uv_argv() -> None:
     uv = UvInstaller("/opt/uv")
-    source = Source("official index", "https://download.pytorch.org/whl/cu126")
+    source = Source(
+        kind=SourceKind.INDEX,
+        label="official index",
+        index_url="https://download.pytorch.org/whl/cu126",
+    )
     assert uv.venv_argv(Path("/v"), "/usr/bin/python3.12") == [
         "/opt/uv",
         "venv",
@@ -101,7 +105,9 @@ def test_uv_argv() -> None:
 
 
 def test_uv_argv_offline_locked() -> None:
-    source = Source("wheelhouse /w", None, ("/w",))
+    source = Source(
+        kind=SourceKind.WHEELHOUSE, label="wheelhouse /w", index_url=None, find_links=("/w",)
+    )
     assert UvInstaller("uv").install_argv(
         Path("/v/bin/python"), Path("/r"), source, locked=True, use_config=False
     ) == [
@@ -123,7 +129,11 @@ def test_uv_argv_offline_locked() -> None:
 
 def test_pip_argv() -> None:
     source = Source(
-        "pip config", "https://mirror.invalid/simple", ("/w",), ("https://extra.invalid/simple",)
+        kind=SourceKind.PIP_CONFIG,
+        label="pip config",
+        index_url="https://mirror.invalid/simple",
+        find_links=("/w",),
+        extra_index_urls=("https://extra.invalid/simple",),
     )
     assert PipInstaller().venv_argv(Path("/v"), "/usr/bin/python3") == [
         "/usr/bin/python3",
@@ -244,15 +254,12 @@ def test_dry_run_changes_nothing_and_flags_foreign_links(tmp_path: Path) -> None
         mirror.link_base = "https://download.pytorch.org"
         result = install_module.install(
             Request(),
-            TargetOverrides(),
             InstallOptions(
                 venv=tmp_path / "env", dry_run=True, source=SourceOptions(index_base=mirror.url)
             ),
-            env={},
-            progress=lambda _: None,
-            confirm=lambda _: False,
+            Context(),
         )
-    assert result.action == "dry-run" and not (tmp_path / "env").exists()
+    assert result.action is install_module.InstallAction.DRY_RUN and not (tmp_path / "env").exists()
     assert any("download.pytorch.org" in w and "not from the mirror" in w for w in result.warnings)
     assert mirror.served == []  # nothing was downloaded, from anywhere
 
@@ -302,16 +309,13 @@ def test_too_little_disk(previous: Path, index: Index) -> None:
     with pytest.raises(InstallFailed) as caught:
         install_module.install(
             Request(),
-            TargetOverrides(),
             InstallOptions(
                 venv=previous,
                 yes=True,
                 required_free_bytes=10**18,
                 source=SourceOptions(index_base=index.url),
             ),
-            env={},
-            progress=lambda _: None,
-            confirm=lambda _: True,
+            Context(confirm=lambda _: True),
         )
     assert "GB free" in caught.value.message
     assert torch_version_in(previous) == "2.14.0+cpu"
@@ -443,7 +447,13 @@ def test_an_untagged_wheel_is_not_taken_for_the_cpu_build(tmp_path: Path) -> Non
 
 def test_extra_indexes_without_an_index_keep_the_default_index() -> None:
     """pip config with only extra-index-url: pip still uses its default index, so must we."""
-    source = Source("pip config", None, ("/w",), ("file:///opt/simple",))
+    source = Source(
+        kind=SourceKind.PIP_CONFIG,
+        label="pip config",
+        index_url=None,
+        find_links=("/w",),
+        extra_index_urls=("file:///opt/simple",),
+    )
     argv = UvInstaller("uv").install_argv(
         Path("/v/bin/python"), Path("/r"), source, locked=False, use_config=False
     )
@@ -453,7 +463,12 @@ def test_extra_indexes_without_an_index_keep_the_default_index() -> None:
 
 def test_a_flat_listing_mirror_leaves_the_default_index_on_for_dependencies() -> None:
     """A flat-listing mirror holds torch wheels only; --no-index would starve filelock & co."""
-    source = Source("mirror aliyun", None, ("https://mirrors.example/pytorch-wheels/cu126",))
+    source = Source(
+        kind=SourceKind.MIRROR,
+        label="mirror aliyun",
+        index_url=None,
+        find_links=("https://mirrors.example/pytorch-wheels/cu126",),
+    )
     argv = UvInstaller("uv").install_argv(
         Path("/v/bin/python"), Path("/r"), source, locked=False, use_config=False
     )

@@ -41,8 +41,10 @@ STAGE_TIMEOUTS = {
 LAUNCH_TIMEOUT = 120.0  # until a rank writes its first progress line (one node)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CheckOptions:
+    venv: Path | None = None  # None: $VIRTUAL_ENV, else ./.venv
+    require_gpu: bool = False  # exit 6 unless the check ran on an NVIDIA GPU
     device: str = "auto"  # auto | cuda | cpu | mps
     steps: int = 50
     batch: int = 256
@@ -72,7 +74,7 @@ def default_cache_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "ptenv" / "compile"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RankProgress:
     """What one rank's progress file says: its stage, and whether it waits for the others."""
 
@@ -95,7 +97,7 @@ def read_progress(path: Path, previous: RankProgress | None, now: float) -> Rank
     stage = last[5:] if waiting else last
     reached = tuple(line for line in steps if not line.startswith("sync:") and line != "done")
     started = previous.started if previous is not None and previous.stage == stage else now
-    return RankProgress(stage, waiting, pid, started, reached)
+    return RankProgress(stage=stage, waiting=waiting, pid=pid, started=started, reached=reached)
 
 
 class _StageClock:
@@ -272,8 +274,23 @@ def interpret(
     document = find_document(done.stdout)
     if document is not None and not done.timed_out:
         return from_document(document, venv, seconds)
+    return _failed_report(venv, died_stages(done, reached, seconds), seconds)
+
+
+def _failed_report(
+    venv: str, stages: tuple[StageResult, ...], seconds: float, fleet: FleetReport | None = None
+) -> CheckReport:
+    """A check that produced no document of its own: only what the parent saw."""
     return CheckReport(
-        False, None, venv, died_stages(done, reached, seconds), {}, None, None, seconds
+        ok=False,
+        device=None,
+        venv=venv,
+        stages=stages,
+        figures={},
+        cache_dir=None,
+        cache_warm=None,
+        seconds=seconds,
+        fleet=fleet,
     )
 
 
@@ -283,8 +300,9 @@ def died_stages(
     """Stages a child began before it died: the last one failed, the earlier ones passed."""
     stage, message, fix = death(done, reached[-1] if reached else "import", seconds)
     detail = {"stderr_tail": done.stderr[-2000:]}
-    passed = [StageResult(name, True, 0.0, {}) for name in reached[:-1]]
-    return (*passed, StageResult(stage, False, 0.0, detail, message=message, fix=fix))
+    passed = [StageResult(name=name, ok=True, seconds=0.0, detail={}) for name in reached[:-1]]
+    died = StageResult(name=stage, ok=False, seconds=0.0, detail=detail, message=message, fix=fix)
+    return (*passed, died)
 
 
 def death(done: _proc.Completed, stage: str, seconds: float) -> tuple[str, str, str]:
@@ -356,15 +374,15 @@ def from_document(document: dict[str, Any], venv: str, seconds: float) -> CheckR
     cache = document.get("cache") or {}
     ok = bool(document.get("ok")) and all(s.ok is not False for s in stages)
     return CheckReport(
-        ok,
-        document.get("device"),
-        venv,
-        stages,
-        summary,
-        cache.get("dir"),
-        cache.get("warm"),
-        seconds,
-        fleet.fleet_report(document.get("distributed")),
+        ok=ok,
+        device=document.get("device"),
+        venv=venv,
+        stages=stages,
+        figures=summary,
+        cache_dir=cache.get("dir"),
+        cache_warm=cache.get("warm"),
+        seconds=seconds,
+        fleet=fleet.fleet_report(document.get("distributed")),
     )
 
 
@@ -436,8 +454,17 @@ def interpret_launch(
         message = done.stopped or f"rank {culprit.rank} {culprit.message}"
         stages = (*stages[:-1], replace(last, message=message))
     first = culprit.rank if culprit is not None else None
-    seen = FleetReport(len(ranks), 0, "torchrun", None, tuple(results), (), {}, first)
-    return CheckReport(False, None, venv, stages, {}, None, None, seconds, seen)
+    seen = FleetReport(
+        world_size=len(ranks),
+        rank=0,
+        launcher="torchrun",
+        backend=None,
+        ranks=tuple(results),
+        allreduce=(),
+        differences={},
+        first_failed=first,
+    )
+    return _failed_report(venv, stages, seconds, seen)
 
 
 def _with_hangs(
@@ -458,25 +485,28 @@ def _with_hangs(
     fleet_report = replace(report.fleet, ranks=tuple(results), first_failed=first)
     stages = report.stages
     if stopped and report.failed_stage is None:
-        stages = (*stages, StageResult("launch", False, 0.0, {}, message=stopped))
+        launch = StageResult(name="launch", ok=False, seconds=0.0, detail={}, message=stopped)
+        stages = (*stages, launch)
     return replace(report, ok=False, fleet=fleet_report, stages=stages)
 
 
 def _rank_result(
     rank: int, state: RankProgress, done: _proc.Completed, root: int | None, exits: dict[int, int]
 ) -> RankResult:
+    def result(ok: bool | None, message: str) -> RankResult:
+        stage = None if ok else state.stage
+        return RankResult(rank=rank, host=None, ok=ok, stage=stage, message=message)
+
     if state.stage == "done":
-        return RankResult(rank, None, True, None, "finished (its report was lost)")
+        return result(True, "finished (its report was lost)")
     code = exits.get(rank)
     if code is not None and (root is None or rank == root):
         how = f"died by {signal_name(-code)}" if code < 0 else f"exited with {code}"
-        return RankResult(rank, None, False, state.stage, f"{how} in stage {state.stage}")
+        return result(False, f"{how} in stage {state.stage}")
     if code is not None:
-        return RankResult(rank, None, None, state.stage, f"stopped by torchrun after rank {root}")
+        return result(None, f"stopped by torchrun after rank {root}")
     if done.timed_out and not state.waiting:
-        return RankResult(rank, None, False, state.stage, f"hung in stage {state.stage}")
+        return result(False, f"hung in stage {state.stage}")
     if state.waiting:
-        return RankResult(
-            rank, None, None, state.stage, f"waited for the others after {state.stage}"
-        )
-    return RankResult(rank, None, None, state.stage, f"stopped in stage {state.stage}")
+        return result(None, f"waited for the others after {state.stage}")
+    return result(None, f"stopped in stage {state.stage}")

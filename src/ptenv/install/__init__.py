@@ -1,11 +1,11 @@
 """Plan -> Environment: create or reuse a venv and install the planned build into it, safely.
 
 Order of work: lock the target; clear leftovers of an interrupted run; settle the target
-Python; plan for it; read the source (and fall back to what it really holds); stop early when
-the build is already there; check disk; build the new venv beside the target (a hard-linked
-clone of an existing one, or a fresh one); install; record where every distribution came
-from; write ptenv.lock; swap the new venv into place. Any failure before the swap leaves the
-previous environment untouched.
+Python; probe the machine once, for that Python; plan (or replay the lock) and read the
+source, falling back to what it really holds; stop early when the build is already there;
+check disk; build the new venv beside the target (a hard-linked clone of an existing one, or
+a fresh one); install; record where every distribution came from; write ptenv.lock; swap the
+new venv into place. Any failure before the swap leaves the previous environment untouched.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -26,6 +27,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ptenv import _proc, releases
+from ptenv.context import Context
 from ptenv.errors import InstallFailed, NoCompatibleBuild, UsageError
 from ptenv.install import backends as installers
 from ptenv.install import index, staging
@@ -39,9 +41,8 @@ from ptenv.install.sources import (
     read_pip_config,
     source_for,
 )
-from ptenv.models import Machine, Plan, Request, Variant, VariantKind, VenvInfo
+from ptenv.models import Machine, Plan, Request, VariantKind, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
-from ptenv.probe.nvidia import Nvml, load_nvml
 from ptenv.probe.venv import interpreter_of, probe_venv, run_static_probe
 from ptenv.resolve import parse_torch_spec, resolve
 
@@ -49,10 +50,17 @@ CUDA_BUILD_BYTES = 6 * 10**9  # a CUDA torch venv is ~5.4 GB (measured), plus th
 CPU_BUILD_BYTES = 10**9
 
 
-@dataclass(frozen=True)
+class InstallAction(str, Enum):
+    INSTALLED = "installed"
+    ALREADY_INSTALLED = "already-installed"
+    DRY_RUN = "dry-run"
+
+
+@dataclass(frozen=True, kw_only=True)
 class InstallOptions:
     venv: Path
     source: SourceOptions
+    overrides: TargetOverrides = field(default_factory=TargetOverrides)  # --driver, --gpu
     python: str | None = None  # X.Y or a path to an interpreter
     installer: str = "auto"
     lock: Path | None = None
@@ -68,162 +76,166 @@ class Installed:
     source: str  # URL the wheel came from, or why it is not known
 
 
-@dataclass(frozen=True)
-class InstallResult:
-    action: str  # installed | already-installed | dry-run
+@dataclass(frozen=True, kw_only=True)
+class Environment:
+    """What `ptenv install` left at the venv path, and how it got there."""
+
+    action: InstallAction
     plan: Plan
-    machine: Machine
+    machine: Machine  # probed once; the check after the install reuses it
     venv: Path
     python: str
     installer: str
-    installed: tuple[Installed, ...]
-    lock: Path | None
-    seconds: dict[str, float]
+    source: Source
+    installed: tuple[Installed, ...] = ()
+    lock: Path | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-    source: str = ""  # where the wheels came from: "official index", "pip config", ...
-
-
-Progress = Callable[[str], None]
-Confirm = Callable[[str], bool]
 
 
 @dataclass
 class _Clock:
+    began: float = field(default_factory=time.monotonic)
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def lap(self, name: str, started: float) -> None:
-        self.seconds[name] = round(time.monotonic() - started, 3)
+    def lap(self, name: str, started: float | None = None) -> None:
+        since = self.began if started is None else started
+        self.seconds[name] = round(time.monotonic() - since, 3)
 
 
-def install(
-    request: Request,
-    overrides: TargetOverrides,
-    options: InstallOptions,
-    *,
-    env: Mapping[str, str],
-    progress: Progress,
-    confirm: Confirm,
-    nvml_loader: Callable[[], Nvml | None] = load_nvml,
-) -> InstallResult:
-    target = options.venv.absolute()
-    _refuse_unsafe_target(target)
+@dataclass(frozen=True)
+class _Python:
+    path: str
+    minor: str  # 3.12 or 3.13t
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Target:
+    """The venv path as found: what it holds, the Python it keeps, who installs into it."""
+
+    path: Path
+    existing: VenvInfo | None
+    python: _Python
+    backend: installers.Installer
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Decision:
+    machine: Machine
+    plan: Plan
+    source: Source
+    locked: lockfile.Lock | None
+    warnings: tuple[str, ...]
+
+
+def install(request: Request, options: InstallOptions, context: Context) -> Environment:
+    path = options.venv.absolute()
+    _refuse_unsafe_target(path)
     backend = installers.choose(options.installer)
-    with staging.install_lock(target):
-        staging.clear_leftovers(target)
-        return _install_locked(
-            request,
-            overrides,
-            options,
-            target,
-            backend,
-            env=env,
-            progress=progress,
-            confirm=confirm,
-            nvml_loader=nvml_loader,
+    with staging.install_lock(path):
+        staging.clear_leftovers(path)
+        clock = _Clock()
+        context.progress("resolve: reading the machine and the target venv")
+        target = _find_target(path, options.python, backend)
+        machine = probe_machine(
+            env=context.env,
+            venv_target=path,
+            overrides=replace(options.overrides, python=target.python.minor),
+            data=releases.load(),
+            nvml_loader=context.nvml_loader,
         )
+        decision = _decide(request, options, machine)
+        clock.lap("resolve")
+        planned = Environment(
+            action=InstallAction.DRY_RUN,
+            plan=decision.plan,
+            machine=machine,
+            venv=path,
+            python=target.python.path,
+            installer=backend.name,
+            source=decision.source,
+            seconds=clock.seconds,
+            warnings=decision.warnings,
+        )
+        if target.existing is not None and _already_installed(target.existing, decision.plan):
+            return replace(planned, action=InstallAction.ALREADY_INSTALLED)
+        _confirm_replacement(target, decision.plan, options, context.confirm)
+        if options.dry_run:
+            return planned
+        _check_disk(path, decision.plan, options.required_free_bytes)
+        installed, lock = _build(target, decision, options, context, clock)
+        clock.lap("total")
+        return replace(planned, action=InstallAction.INSTALLED, installed=installed, lock=lock)
 
 
-def _install_locked(
-    request: Request,
-    overrides: TargetOverrides,
-    options: InstallOptions,
-    target: Path,
-    backend: installers.Installer,
-    *,
-    env: Mapping[str, str],
-    progress: Progress,
-    confirm: Confirm,
-    nvml_loader: Callable[[], Nvml | None],
-) -> InstallResult:
-    clock = _Clock()
-    started = time.monotonic()
-    progress("resolve: reading the machine and the target venv")
-    existing = probe_venv(target) if (target / "pyvenv.cfg").is_file() else None
-    python = _target_python(options.python, existing, backend)
-    data = releases.load()
-    locked = lockfile.read(options.lock) if options.lock and options.lock.exists() else None
-    target_overrides = replace(overrides, python=python.minor)
-    machine = probe_machine(
-        env=env, venv_target=target, overrides=target_overrides, data=data, nvml_loader=nvml_loader
-    )
+def _decide(request: Request, options: InstallOptions, machine: Machine) -> _Decision:
+    """The plan and its source: the lock's when replaying one, else resolved and available."""
     warnings: list[str] = []
+    locked = lockfile.read(options.lock) if options.lock and options.lock.exists() else None
     if locked is not None:
         plan, source = _plan_from_lock(locked, machine, warnings)
     else:
+        data = releases.load()
         plan = resolve(machine, request, data)
         source = source_for(plan.variant, options.source)
         try:
             plan = _available(plan, source, machine, request, data, warnings)
         except InstallFailed as error:
             raise _with_pip_config_hint(error, options) from None
-    clock.lap("resolve", started)
+    return _Decision(
+        machine=machine, plan=plan, source=source, locked=locked, warnings=tuple(warnings)
+    )
 
-    def nothing_done(action: str) -> InstallResult:
-        return InstallResult(
-            action,
-            plan,
-            machine,
-            target,
-            python.path,
-            backend.name,
-            (),
-            None,
-            clock.seconds,
-            tuple(warnings),
-            source.label,
-        )
 
-    if existing is not None and _already_installed(existing, plan):
-        return nothing_done("already-installed")
-    if existing is not None and existing.torch is not None:
-        change = f"{target} has torch {existing.torch.version}; replace it with {plan.packages[0]}?"
-        if not options.dry_run and not (options.yes or confirm(change)):
-            raise UsageError(
-                f"{target} already holds torch {existing.torch.version}; not "
-                f"replaced by {plan.packages[0]}.",
-                hint="Pass --yes to replace it, or choose another --venv.",
-            )
-    if options.dry_run:
-        return nothing_done("dry-run")
-    _check_disk(target, plan, options.required_free_bytes)
-    new = staging.staging_path(target)
+def _build(
+    target: _Target, decision: _Decision, options: InstallOptions, context: Context, clock: _Clock
+) -> tuple[tuple[Installed, ...], Path]:
+    """Build the new venv beside the target, install, lock, swap in; undo on any failure."""
+    new = staging.staging_path(target.path)
+    existing, plan, source = target.existing, decision.plan, decision.source
     try:
         began = time.monotonic()
         if existing is not None:
-            progress(f"venv: cloning {target} (hard links) to build beside it")
-            staging.clone(target, new)
+            context.progress(f"venv: cloning {target.path} (hard links) to build beside it")
+            staging.clone(target.path, new)
         else:
-            progress(f"venv: creating it with Python {python.minor} ({backend.name})")
-            installers.run_installer(backend.venv_argv(new, python.path), "Creating the venv")
+            context.progress(
+                f"venv: creating it with Python {target.python.minor} ({target.backend.name})"
+            )
+            installers.run_installer(
+                target.backend.venv_argv(new, target.python.path), "Creating the venv"
+            )
         clock.lap("venv", began)
         began = time.monotonic()
-        progress(f"install: {' '.join(plan.packages)} from {source.label}")
-        before = existing.distributions if existing is not None else {}
-        _run_install(backend, new, plan, source, locked, options)
+        context.progress(f"install: {' '.join(map(str, plan.packages))} from {source.label}")
+        _run_install(target.backend, new, plan, source, decision.locked, options)
         clock.lap("install", began)
-        after = probe_venv(new)
-        installed, locked_packages = _provenance(before, after, source, machine, locked)
-        staging.retarget(new, new, target)
-        lock_path = options.lock or lockfile.default_path(target)
-        lockfile.write(lock_path, plan, source, machine, locked_packages)
-        staging.swap_in(new, target)
+        before = existing.distributions if existing is not None else {}
+        installed, entries = _provenance(
+            before, probe_venv(new), source, decision.machine, decision.locked
+        )
+        staging.retarget(new, new, target.path)
+        lock = options.lock or lockfile.default_path(target.path)
+        lockfile.write(lock, plan, source, decision.machine, entries)
+        staging.swap_in(new, target.path)
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise
-    clock.lap("total", started)
-    return InstallResult(
-        "installed",
-        plan,
-        machine,
-        target,
-        python.path,
-        backend.name,
-        tuple(installed),
-        lock_path,
-        clock.seconds,
-        tuple(warnings),
-        source.label,
-    )
+    return tuple(installed), lock
+
+
+def _confirm_replacement(
+    target: _Target, plan: Plan, options: InstallOptions, confirm: Callable[[str], bool]
+) -> None:
+    existing = target.existing
+    if existing is None or existing.torch is None or options.dry_run or options.yes:
+        return
+    torch = plan.packages[0]
+    if not confirm(f"{target.path} has torch {existing.torch.version}; replace it with {torch}?"):
+        raise UsageError(
+            f"{target.path} already holds torch {existing.torch.version}; not replaced by {torch}.",
+            hint="Pass --yes to replace it, or choose another --venv.",
+        )
 
 
 # --- safety and preflight ------------------------------------------------------------------
@@ -246,10 +258,10 @@ def _refuse_unsafe_target(target: Path) -> None:
         )
 
 
-@dataclass(frozen=True)
-class _Python:
-    path: str
-    minor: str  # 3.12 or 3.13t
+def _find_target(path: Path, wanted: str | None, backend: installers.Installer) -> _Target:
+    existing = probe_venv(path) if (path / "pyvenv.cfg").is_file() else None
+    python = _target_python(wanted, existing, backend)
+    return _Target(path=path, existing=existing, python=python, backend=backend)
 
 
 def _target_python(
@@ -370,7 +382,7 @@ def _available(
     newer = index.newer_than_data(source.label, fitting, newest_known)
     if newer:
         warnings.append(newer)
-    wanted = Version(plan.packages[0].partition("==")[2])
+    wanted = plan.packages[0].version
     if wanted in fitting:
         return _check_companions(plan, source, tags)
     spec = parse_torch_spec(request.torch)
@@ -383,7 +395,7 @@ def _available(
             fallback = resolve(machine, replace(request, torch=f"=={version.public}"), data)
         except (NoCompatibleBuild, UsageError):
             continue
-        pinned = Version(fallback.packages[0].partition("==")[2])
+        pinned = fallback.packages[0].version
         # The exact build, local tag included: an untagged Linux wheel is not the +cpu one.
         if fallback.variant == plan.variant and pinned in fitting:
             reasons = (
@@ -401,9 +413,9 @@ def _available(
 
 def _check_companions(plan: Plan, source: Source, tags: list[Tag]) -> Plan:
     for pin in plan.packages[1:]:
-        name, _, version = pin.partition("==")
+        name = pin.name
         wheels = index.wheels(list_project(source, name), name)
-        if index.pick(wheels, Version(version), tags) is None:
+        if index.pick(wheels, pin.version, tags) is None:
             held = sorted({str(w.version) for w in wheels}, key=Version)[-5:]
             raise NoCompatibleBuild(
                 f"{source.label} has no {pin} wheel for this target.",
@@ -414,12 +426,11 @@ def _check_companions(plan: Plan, source: Source, tags: list[Tag]) -> Plan:
 
 def _already_installed(existing: VenvInfo, plan: Plan) -> bool:
     for pin in plan.packages:
-        name, _, version = pin.partition("==")
-        if name == "torch" and existing.torch is not None:
+        if pin.name == "torch" and existing.torch is not None:
             have = [existing.torch.version]
         else:
-            have = list(existing.distributions.get(canonicalize_name(name), ()))
-        if not any(_version(v) == Version(version) for v in have):
+            have = list(existing.distributions.get(canonicalize_name(pin.name), ()))
+        if not any(_version(v) == pin.version for v in have):
             return False
     return True
 
@@ -437,7 +448,7 @@ def _run_install(
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="ptenv-install-") as scratch:
         requirements = Path(scratch) / "requirements.txt"
-        text = lockfile.requirements(locked) if locked else "\n".join(plan.packages) + "\n"
+        text = lockfile.requirements(locked) if locked else "".join(f"{p}\n" for p in plan.packages)
         requirements.write_text(text, encoding="utf-8")
         argv = backend.install_argv(
             interpreter_of(venv),
@@ -459,16 +470,8 @@ def _plan_from_lock(
         warnings.append(
             "This machine differs from the one the lock was made for: " + "; ".join(changes) + "."
         )
-    raw = locked.plan
-    plan = Plan(
-        torch=raw["torch"],
-        variant=Variant.parse(raw["variant"]),
-        index_url=raw["index_url"],
-        packages=tuple(raw["packages"]),
-        python=raw["python"],
-        platform=raw["platform"],
-        reasons=("Reproducing the lock file exactly (hash-checked).",),
-        warnings=(),
+    plan = replace(
+        locked.plan, reasons=("Reproducing the lock file exactly (hash-checked).",), warnings=()
     )
     return plan, locked.source
 
@@ -506,13 +509,13 @@ def _locate(source: Source, name: str, version: str, tags: set[Tag]) -> lockfile
     for wheel in index.wheels(files, name):
         if wheel.version == wanted and wheel.tags & tags:
             return lockfile.LockedPackage(
-                name,
-                version,
-                wheel.file.filename,
-                wheel.file.url,
-                wheel.file.sha256 or _sha256_of(wheel.file),
+                name=name,
+                version=version,
+                filename=wheel.file.filename,
+                url=wheel.file.url,
+                sha256=wheel.file.sha256 or _sha256_of(wheel.file),
             )
-    return lockfile.LockedPackage(name, version, None, None, None)
+    return lockfile.LockedPackage(name=name, version=version, filename=None, url=None, sha256=None)
 
 
 def _sha256_of(file: IndexFile) -> str | None:
@@ -526,4 +529,4 @@ def _sha256_of(file: IndexFile) -> str | None:
     return digest.hexdigest()
 
 
-__all__ = ["InstallOptions", "InstallResult", "install"]
+__all__ = ["Environment", "InstallAction", "InstallOptions", "install"]

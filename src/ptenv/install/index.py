@@ -216,17 +216,12 @@ def newer_than_data(where: str, versions: Iterable[Version], newest_known: Versi
     )
 
 
-def _pin_parts(pin: str) -> tuple[str, Version]:
-    name, _, version = pin.partition("==")
-    return name, Version(version)
-
-
 def verify_plan(plan: Plan, machine: Machine, newest_known: Version) -> Plan:
     """Confirm each pinned wheel exists on the plan's index for the target's tags."""
     tags = target_tags(machine)
     reasons, warnings = list(plan.reasons), list(plan.warnings)
     for pin in plan.packages:
-        name, version = _pin_parts(pin)
+        name, version = pin.name, pin.version
         found = wheels(fetch_project(plan.index_url, name), name)
         wheel = pick(found, version, tags)
         if wheel is None:

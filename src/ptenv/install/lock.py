@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from ptenv import __version__
 from ptenv.errors import UsageError
-from ptenv.models import Machine, Plan
+from ptenv.models import Machine, Pin, Plan, Variant
 
-if TYPE_CHECKING:  # sources pulls in urllib; doctor reads locks without it
-    from ptenv.install.sources import Source
+if TYPE_CHECKING:  # sources pulls in the network modules; doctor reads locks without them
+    from ptenv.install.sources import Source, SourceKind
 
 SCHEMA = "ptenv.lock/1"
 LOCK_NAME = "ptenv.lock"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LockedPackage:
     name: str
     version: str
@@ -31,7 +31,7 @@ class LockedPackage:
 
 @dataclass(frozen=True)
 class Lock:
-    plan: dict[str, Any]
+    plan: Plan
     source: Source
     fingerprint: dict[str, Any]
     packages: tuple[LockedPackage, ...]
@@ -48,7 +48,7 @@ def fingerprint(machine: Machine) -> dict[str, Any]:
         "platform": machine.platform,
         "os": machine.os.system,
         "python": machine.python.minor_version + ("t" if machine.python.free_threaded else ""),
-        "driver": machine.nvidia.driver_version,
+        "driver": str(machine.nvidia.driver_version) if machine.nvidia.driver_version else None,
         "gpus": [
             str(g.compute_capability)
             for g in machine.nvidia.visible_gpus
@@ -65,6 +65,7 @@ def write(
         "ptenv": __version__,
         "plan": plan.summary(),
         "source": {
+            "kind": source.kind.value,
             "label": source.label,
             "index_url": source.index_url,
             "find_links": list(source.find_links),
@@ -91,20 +92,58 @@ def read(path: Path) -> Lock:
             f"--lock {path} is not a {SCHEMA} file.",
             hint="Give a ptenv.lock written by `ptenv install`.",
         )
-    from ptenv.install.sources import Source  # noqa: PLC0415
+    try:
+        return Lock(
+            plan=_plan(document["plan"]),
+            source=_source(document["source"]),
+            fingerprint=dict(document.get("machine", {})),
+            packages=tuple(LockedPackage(**p) for p in document["packages"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise UsageError(
+            f"--lock {path} is damaged ({type(error).__name__}: {error}).",
+            hint="Recreate it with `ptenv install`, or restore it from version control.",
+        ) from None
 
-    source = document["source"]
-    return Lock(
-        plan=document["plan"],
-        source=Source(
-            source["label"],
-            source.get("index_url"),
-            tuple(source.get("find_links", ())),
-            tuple(source.get("extra_index_urls", ())),
-        ),
-        fingerprint=document.get("machine", {}),
-        packages=tuple(LockedPackage(**p) for p in document["packages"]),
+
+def _plan(raw: dict[str, Any]) -> Plan:
+    return Plan(
+        torch=raw["torch"],
+        variant=Variant.parse(raw["variant"]),
+        index_url=raw["index_url"],
+        packages=tuple(Pin.parse(p) for p in raw["packages"]),
+        python=raw["python"],
+        platform=raw["platform"],
+        reasons=(),
+        warnings=(),
     )
+
+
+def _source(raw: dict[str, Any]) -> Source:
+    from ptenv.install.sources import Source, SourceKind  # noqa: PLC0415
+
+    label = raw["label"]
+    return Source(
+        kind=SourceKind(raw["kind"]) if "kind" in raw else _kind_of_old_label(label),
+        label=label,
+        index_url=raw.get("index_url"),
+        find_links=tuple(raw.get("find_links", ())),
+        extra_index_urls=tuple(raw.get("extra_index_urls", ())),
+    )
+
+
+def _kind_of_old_label(label: str) -> SourceKind:
+    """Locks written before the source kind was recorded: their label says it, once."""
+    from ptenv.install.sources import SourceKind  # noqa: PLC0415
+
+    for prefix, kind in (
+        ("wheelhouse ", SourceKind.WHEELHOUSE),
+        ("mirror ", SourceKind.MIRROR),
+        ("pip config", SourceKind.PIP_CONFIG),
+    ):
+        if label.startswith(prefix):
+            return kind
+    return SourceKind.INDEX
 
 
 def requirements(lock: Lock) -> str:

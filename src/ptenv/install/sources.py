@@ -9,6 +9,7 @@ import sys
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from enum import Enum
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -26,7 +27,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Mirror:
     name: str
     label: str
@@ -36,14 +37,21 @@ class Mirror:
     unverified: bool
 
 
-WHEELHOUSE = "wheelhouse "  # label prefix of --find-links sources (kept in ptenv.lock)
+class SourceKind(str, Enum):
+    """Which kind of place the wheels come from; decides what the installer may add."""
+
+    INDEX = "index"  # the official PyTorch index, or another at --index-base
+    MIRROR = "mirror"  # a named mirror of the PyTorch index (--mirror)
+    PIP_CONFIG = "pip-config"  # whatever pip is configured with (--use-pip-config)
+    WHEELHOUSE = "wheelhouse"  # a folder of wheels and nothing else (--find-links)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Source:
     """One place to install from, already specialised to a variant."""
 
-    label: str  # "official index", "mirror nju", "wheelhouse /srv/wheels", "pip config"
+    kind: SourceKind
+    label: str  # for people: "official index", "mirror nju", "wheelhouse /srv/wheels"
     index_url: str | None  # PEP 503 index for --index-url; None: the installer's default
     find_links: tuple[str, ...] = ()  # folders or flat listing URLs
     extra_index_urls: tuple[str, ...] = ()
@@ -51,7 +59,14 @@ class Source:
     @property
     def offline(self) -> bool:
         """Only the find-links, no index at all: a wheelhouse (`--find-links DIR`)."""
-        return self.label.startswith(WHEELHOUSE)
+        return self.kind is SourceKind.WHEELHOUSE
+
+    @property
+    def official(self) -> bool:
+        return self.kind is SourceKind.INDEX and self.label == OFFICIAL_LABEL
+
+
+OFFICIAL_LABEL = "official index"
 
 
 @cache
@@ -60,13 +75,18 @@ def mirrors() -> dict[str, Mirror]:
     raw: dict[str, Any] = tomllib.loads(text)
     return {
         m["name"]: Mirror(
-            m["name"], m["label"], m["url"], m["layout"], m["source"], bool(m.get("unverified"))
+            name=m["name"],
+            label=m["label"],
+            url=m["url"],
+            layout=m["layout"],
+            source=m["source"],
+            unverified=bool(m.get("unverified")),
         )
         for m in raw["mirror"]
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SourceOptions:
     index_base: str
     mirror: str | None = None
@@ -92,7 +112,12 @@ def source_for(
                 f"--find-links {folder}: no such folder.",
                 hint="Point it at a folder of .whl files (a wheelhouse).",
             )
-        return Source(f"{WHEELHOUSE}{folder}", None, (str(folder.absolute()),))
+        return Source(
+            kind=SourceKind.WHEELHOUSE,
+            label=f"wheelhouse {folder}",
+            index_url=None,
+            find_links=(str(folder.absolute()),),
+        )
     if options.mirror is not None:
         mirror = mirrors().get(options.mirror)
         if mirror is None:
@@ -101,9 +126,13 @@ def source_for(
                 hint="Known: " + ", ".join(sorted(mirrors())) + "; or give --index-base URL.",
             )
         url = f"{mirror.url}/{variant.tag}"
-        if mirror.layout == "find-links":
-            return Source(f"mirror {mirror.name}", None, (url,))
-        return Source(f"mirror {mirror.name}", url)
+        flat = mirror.layout == "find-links"
+        return Source(
+            kind=SourceKind.MIRROR,
+            label=f"mirror {mirror.name}",
+            index_url=None if flat else url,
+            find_links=(url,) if flat else (),
+        )
     if options.use_pip_config:
         config = pip_config if pip_config is not None else read_pip_config()
         index_url = config.get("index-url")
@@ -114,10 +143,19 @@ def source_for(
                 "--use-pip-config: pip has no index-url, extra-index-url or find-links configured.",
                 hint="Check `pip config list`.",
             )
-        return Source("pip config", index_url, links, extra)
+        return Source(
+            kind=SourceKind.PIP_CONFIG,
+            label="pip config",
+            index_url=index_url,
+            find_links=links,
+            extra_index_urls=extra,
+        )
     index.check_url(options.index_base, options.insecure)
-    label = "official index" if options.index_base == DEFAULT_INDEX_BASE else "index"
-    return Source(label, f"{options.index_base.rstrip('/')}/{variant.tag}")
+    return Source(
+        kind=SourceKind.INDEX,
+        label=OFFICIAL_LABEL if options.index_base == DEFAULT_INDEX_BASE else "index",
+        index_url=f"{options.index_base.rstrip('/')}/{variant.tag}",
+    )
 
 
 _PIP_CONFIG_LINE = re.compile(r"^(?:global|install|:env:)\.([\w-]+)='?(.*?)'?$")

@@ -212,10 +212,10 @@ def probe_cpu() -> CpuInfo:
     if text:
         model, physical, flags = parse_cpuinfo(text)
         return CpuInfo(
-            model or platform.processor() or None,
-            physical or logical,
-            logical,
-            flags,
+            model=model or platform.processor() or None,
+            physical_cores=physical or logical,
+            logical_cores=logical,
+            flags=flags,
             source="/proc/cpuinfo",
         )
     # No /proc (macOS, Windows): py-cpuinfo is the portable source; it costs about a second.
@@ -225,10 +225,10 @@ def probe_cpu() -> CpuInfo:
     import psutil  # noqa: PLC0415
 
     return CpuInfo(
-        info.get("brand_raw"),
-        psutil.cpu_count(logical=False),
-        logical,
-        key_isa_flags(set(info.get("flags", []))),
+        model=info.get("brand_raw"),
+        physical_cores=psutil.cpu_count(logical=False),
+        logical_cores=logical,
+        flags=key_isa_flags(set(info.get("flags", []))),
         source="py-cpuinfo",
     )
 

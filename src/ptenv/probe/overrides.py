@@ -18,7 +18,7 @@ _DRIVER_PATTERN = re.compile(r"^\d{3,4}(?:\.\d{1,3}){0,2}$")
 _PYTHON_PATTERN = re.compile(r"^(?:cp)?3\.?(\d{1,2})(t?)$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TargetOverrides:
     """Raw override values as the user typed them (flags or PTENV_* variables)."""
 

@@ -25,7 +25,7 @@ else:  # pragma: no cover - Python 3.10
 PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "macos-x86_64")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CudaVariant:
     name: str
     cuda: Version
@@ -44,7 +44,7 @@ class Companions:
     untagged: tuple[str, ...] = ()  # single py3-none wheels: pinned without a local tag
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Release:
     minor: str  # "2.14"
     patches: tuple[Version, ...]
@@ -90,7 +90,7 @@ class Release:
         return False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ArchRule:
     variant: str
     platforms: tuple[str, ...]
@@ -102,7 +102,7 @@ class ArchRule:
     unverified_ptx: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReleaseData:
     sources: dict[str, str]
     releases: tuple[Release, ...]  # oldest first

@@ -9,7 +9,7 @@ from ptenv.models import ComputeCapability, Variant, VariantKind
 from ptenv.releases import PLATFORMS, ReleaseData
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Cell:
     variant: str
     cuda: str | None

@@ -1,0 +1,32 @@
+"""What a command takes from the world besides its arguments: environment, folder, the
+NVIDIA library, and the two ways it talks back while it works (progress, a yes/no question).
+
+One frozen value handed down, so workflows never read os.environ or the terminal themselves
+and tests pass their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ptenv.probe.nvidia import Nvml, load_nvml
+
+
+def _silent(_message: str) -> None:
+    """Progress nobody watches."""
+
+
+def _decline(_question: str) -> bool:
+    """No one to ask: the answer is no."""
+    return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path = field(default_factory=Path.cwd)
+    nvml_loader: Callable[[], Nvml | None] = load_nvml
+    progress: Callable[[str], None] = _silent
+    confirm: Callable[[str], bool] = _decline
