@@ -6,6 +6,7 @@ from typing import Any
 from ptenv.diagnose import CATALOG, diagnose
 from ptenv.models import (
     ComputeCapability,
+    DriverVersion,
     Finding,
     Gpu,
     Machine,
@@ -31,7 +32,7 @@ def codes(findings: list[Finding]) -> list[str]:
 
 def gpu_machine(**nvidia: Any) -> Machine:
     base: dict[str, Any] = {
-        "driver_version": "550.54.15",
+        "driver_version": DriverVersion.parse("550.54.15"),
         "cuda_driver_version": "12.4",
         "gpus": (A100,),
     }
@@ -69,7 +70,9 @@ def test_nvml_failures_map_to_their_codes(data: ReleaseData) -> None:
         NvidiaProblem.OTHER: "nvml-error",
     }
     for problem, code in expected.items():
-        machine = make_machine(nvidia=NvidiaInfo(problem=problem, driver_version="550.54.15"))
+        machine = make_machine(
+            nvidia=NvidiaInfo(problem=problem, driver_version=DriverVersion.parse("550.54.15"))
+        )
         assert code in codes(diagnose(machine, None, data))
 
 
@@ -136,7 +139,7 @@ def test_host_toolchain_disk_and_shm(data: ReleaseData) -> None:
         storage=StorageInfo("/", 2 * 10**9, 64 * 2**20),
         toolchain=Toolchain(None, None, ("/usr/local/cuda/lib64",)),
         python=PythonInfo(version="3.12.1", include_dir_has_python_h=False),
-        nvidia=NvidiaInfo(driver_version="550.54.15", gpus=(A100,)),
+        nvidia=NvidiaInfo(driver_version=DriverVersion.parse("550.54.15"), gpus=(A100,)),
     )
     found = codes(diagnose(machine, None, data))
     for code in (
@@ -216,7 +219,9 @@ def test_new_driver_for_cuda_torch_is_clean(tmp_path: Path, data: ReleaseData) -
     add_torch(venv, "2.14.1+cu126", "12.6", "-gencode;arch=compute_80,code=sm_80")
     found = codes(
         diagnose(
-            gpu_machine(driver_version="580.95.05", cuda_driver_version="13.0"),
+            gpu_machine(
+                driver_version=DriverVersion.parse("580.95.05"), cuda_driver_version="13.0"
+            ),
             probe_venv(venv),
             data,
         )

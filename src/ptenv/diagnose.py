@@ -510,7 +510,7 @@ def _version(text: str | None) -> Version | None:
 def _driver_vs_torch(
     machine: Machine, cuda_text: str, torch_version: str, data: ReleaseData
 ) -> Iterator[Finding]:
-    driver = _version(machine.nvidia.driver_version)
+    driver = machine.nvidia.driver_version.key if machine.nvidia.driver_version else None
     cuda = _version(cuda_text)
     if driver is None or cuda is None:
         return

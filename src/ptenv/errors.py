@@ -53,10 +53,3 @@ class InstallFailed(PtenvError):
 
     code = "install-failed"
     exit_code = ExitCode.INSTALL_FAILED
-
-
-class CheckFailed(PtenvError):
-    """A smoke-test stage failed."""
-
-    code = "check-failed"
-    exit_code = ExitCode.CHECK_FAILED

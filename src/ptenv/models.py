@@ -142,6 +142,44 @@ class Gpu:
     source: str = "nvml"  # nvml | nvidia-smi | override
 
 
+_DRIVER_PATTERN = re.compile(r"^[0-9]{2,4}(?:\.[0-9]{1,3}){0,2}$")  # ASCII digits only
+
+
+@dataclass(frozen=True, order=True)
+class DriverVersion:
+    """An NVIDIA driver version as the driver prints it (470.256.02), parsed once.
+
+    Compared as a version; printed as written (Version would print 470.256.2).
+    """
+
+    key: Version
+    text: str = field(compare=False)
+
+    @classmethod
+    def parse(cls, text: str) -> DriverVersion:
+        """Read `550.54.15`, `580.95`, `418`; raise ValueError otherwise."""
+        cleaned = text.strip()
+        if not _DRIVER_PATTERN.match(cleaned):
+            raise ValueError(f"not an NVIDIA driver version: {text!r}")
+        return cls(Version(cleaned), cleaned)
+
+    @classmethod
+    def read(cls, text: str | None) -> DriverVersion | None:
+        """What a driver reported, or None when it reported nothing readable."""
+        try:
+            return cls.parse(text) if text else None
+        except ValueError:
+            return None
+
+    @property
+    def branch(self) -> int:
+        """The driver branch: 550 for 550.54.15."""
+        return self.key.major
+
+    def __str__(self) -> str:
+        return self.text
+
+
 class NvidiaProblem(str, Enum):
     """Why NVML could not answer, as decided from its error code."""
 
@@ -155,7 +193,7 @@ class NvidiaProblem(str, Enum):
 
 @dataclass(frozen=True, kw_only=True)
 class NvidiaInfo:
-    driver_version: str | None = None
+    driver_version: DriverVersion | None = None
     cuda_driver_version: str | None = None  # highest CUDA the driver supports, "12.8"
     nvml_version: str | None = None
     kernel_module_version: str | None = None  # /sys/module/nvidia/version
@@ -210,7 +248,7 @@ class Finding:
 
 def to_jsonable(value: Any) -> Any:
     """Turn ptenv's values into plain JSON types (dataclasses, enums, tuples, CCs)."""
-    if isinstance(value, ComputeCapability | Pin | Version):
+    if isinstance(value, ComputeCapability | DriverVersion | Pin | Version):
         return str(value)
     if isinstance(value, Enum):
         return value.value

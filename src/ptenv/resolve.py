@@ -188,11 +188,8 @@ def _glibc_blocks(machine: Machine, release: Release, variant: Variant) -> str |
 
 
 def _driver(machine: Machine) -> Version | None:
-    try:
-        text = machine.nvidia.driver_version
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None
+    driver = machine.nvidia.driver_version
+    return driver.key if driver is not None else None
 
 
 def _driver_cuda(machine: Machine, data: ReleaseData) -> Version | None:

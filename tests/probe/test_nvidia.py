@@ -66,7 +66,7 @@ def test_any_exception_from_nvml_init_becomes_other_not_a_crash() -> None:
 def test_zero_gpus() -> None:
     info = probe(FakeNvml(gpus=[]))
     assert info.problem is None
-    assert info.driver_version == "550.54.15" and info.cuda_driver_version == "12.4"
+    assert str(info.driver_version) == "550.54.15" and info.cuda_driver_version == "12.4"
     assert info.gpus == ()
 
 
@@ -143,7 +143,7 @@ def test_nvml_missing_falls_back_to_sysfs_then_nvidia_smi_csv() -> None:
         files={"/sys/module/nvidia/version": "550.54.15\n"},
         smi=smi,
     )
-    assert info.driver_version == "550.54.15"
+    assert str(info.driver_version) == "550.54.15"
     assert info.sources == {"driver_version": "/sys/module/nvidia/version", "gpus": "nvidia-smi"}
     assert [g.name for g in info.gpus] == ["NVIDIA H100 80GB HBM3"] * 2
     assert info.gpus[1].persistence_mode is False
@@ -154,7 +154,7 @@ def test_proc_driver_version_is_used_when_sysfs_is_unreadable() -> None:
     info = probe(
         FakeNvml(init_error=NvmlCallError(12)), files={"/proc/driver/nvidia/version": text}
     )
-    assert info.driver_version == "570.86.15"
+    assert str(info.driver_version) == "570.86.15"
     assert info.sources["driver_version"] == "/proc/driver/nvidia/version"
 
 

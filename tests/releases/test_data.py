@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from packaging.version import Version
 
-from ptenv.models import Variant, VariantKind
+from ptenv.models import DriverVersion, Variant, VariantKind
 from ptenv.releases import PLATFORMS, ReleaseData
 
 
@@ -62,8 +62,8 @@ def test_driver_branches_ascend(data: ReleaseData) -> None:
     branches = [b for b, _ in data.driver_branches]
     cudas = [c for _, c in data.driver_branches]
     assert branches == sorted(branches) and cudas == sorted(cudas)
-    assert data.cuda_for_driver("580.95.05") == Version("13.0")
-    assert data.cuda_for_driver("418.39") is None
+    assert data.cuda_for_driver(DriverVersion.parse("580.95.05")) == Version("13.0")
+    assert data.cuda_for_driver(DriverVersion.parse("418.39")) is None
 
 
 def test_unverified_marks_survive_into_the_data(data: ReleaseData) -> None:

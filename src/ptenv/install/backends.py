@@ -106,7 +106,6 @@ class UvInstaller:
 
 @dataclass(frozen=True)
 class PipInstaller:
-    python_for_venv: str | None = None
     name: str = "pip"
 
     def venv_argv(self, path: Path, python: str) -> list[str]:

@@ -23,12 +23,10 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ptenv import _proc
-from ptenv.models import ComputeCapability, Gpu, NvidiaInfo, NvidiaProblem
+from ptenv.models import ComputeCapability, DriverVersion, Gpu, NvidiaInfo, NvidiaProblem
 from ptenv.probe._files import read_text
 
 # NVML return codes (nvml.h); pynvml's exceptions carry them as `.value`.
-NVML_ERROR_UNINITIALIZED = 1
-NVML_ERROR_NOT_SUPPORTED = 3
 NVML_ERROR_NO_PERMISSION = 4
 NVML_ERROR_DRIVER_NOT_LOADED = 9
 NVML_ERROR_LIBRARY_NOT_FOUND = 12
@@ -295,7 +293,7 @@ def read_nvml(nvml: Nvml) -> NvidiaInfo:
         sources["cuda_driver_version"] = "nvml"
     lost_problem = NvidiaProblem.GPU_LOST if any(gpu.lost for gpu in gpus) else None
     return NvidiaInfo(
-        driver_version=_text(driver) if driver is not None else None,
+        driver_version=DriverVersion.read(_text(driver)) if driver is not None else None,
         cuda_driver_version=cuda_version_from_int(int(cuda)) if cuda else None,
         nvml_version=_text(nvml_version) if nvml_version is not None else None,
         sources=sources,
@@ -365,13 +363,13 @@ def probe_nvidia(
     module_version = parse_module_version(module_text) if module_text else None
     driver, gpus = info.driver_version, info.gpus
     if driver is None and module_version is not None:
-        driver = module_version
+        driver = DriverVersion.read(module_version)
         sources["driver_version"] = "/sys/module/nvidia/version"
     if driver is None:
         proc_text = read("/proc/driver/nvidia/version")
         proc_driver = parse_proc_driver_version(proc_text) if proc_text else None
         if proc_driver is not None:
-            driver = proc_driver
+            driver = DriverVersion.read(proc_driver)
             sources["driver_version"] = "/proc/driver/nvidia/version"
     has_nodes = device_nodes()
     if info.problem is not None and not gpus and (driver is not None or has_nodes):
@@ -380,7 +378,7 @@ def probe_nvidia(
             smi_driver, gpus = parse_nvidia_smi_csv(csv)
             sources["gpus"] = "nvidia-smi"
             if driver is None and smi_driver is not None:
-                driver = smi_driver
+                driver = DriverVersion.read(smi_driver)
                 sources["driver_version"] = "nvidia-smi"
     cuda_visible = env.get("CUDA_VISIBLE_DEVICES")
     chosen, unknown = visible_indices(cuda_visible, gpus)

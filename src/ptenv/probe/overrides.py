@@ -10,11 +10,18 @@ import re
 from dataclasses import dataclass, replace
 
 from ptenv.errors import UsageError
-from ptenv.models import ComputeCapability, Gpu, Machine, NvidiaInfo, OsInfo, PythonInfo
+from ptenv.models import (
+    ComputeCapability,
+    DriverVersion,
+    Gpu,
+    Machine,
+    NvidiaInfo,
+    OsInfo,
+    PythonInfo,
+)
 from ptenv.probe.host import normalize_arch, normalize_os
 from ptenv.releases import ReleaseData
 
-_DRIVER_PATTERN = re.compile(r"^\d{3,4}(?:\.\d{1,3}){0,2}$")
 _PYTHON_PATTERN = re.compile(r"^(?:cp)?3\.?(\d{1,2})(t?)$")
 
 
@@ -50,14 +57,14 @@ def parse_python(text: str) -> PythonInfo:
     return PythonInfo(version=f"3.{int(minor)}", free_threaded=bool(threaded))
 
 
-def parse_driver(text: str) -> str:
-    cleaned = text.strip()
-    if not _DRIVER_PATTERN.match(cleaned):
+def parse_driver(text: str) -> DriverVersion:
+    try:
+        return DriverVersion.parse(text)
+    except ValueError:
         raise UsageError(
             f"--driver {text!r} is not an NVIDIA driver version.",
             hint="Give it as nvidia-smi prints it, e.g. 550.54.15 or 580.95.05.",
-        )
-    return cleaned
+        ) from None
 
 
 def parse_gpus(text: str) -> tuple[ComputeCapability, ...]:

@@ -15,7 +15,7 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from ptenv.models import ComputeCapability, Variant, VariantKind
+from ptenv.models import ComputeCapability, DriverVersion, Variant
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,7 +29,6 @@ PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "
 class CudaVariant:
     name: str
     cuda: Version
-    toolkit: str
     toolkit_driver: dict[str, str]  # os -> driver version
     floor: dict[str, str]  # os -> minor-version-compatibility minimum
     source: str
@@ -109,16 +108,10 @@ class ReleaseData:
     cuda_variants: dict[str, CudaVariant]
     arch_rules: tuple[ArchRule, ...]
     driver_branches: tuple[tuple[int, Version], ...]  # (branch, newest CUDA), ascending
-    driver_branches_source: str
-    rocm_targets: dict[str, tuple[str, ...]]
-    rocm_source: str
     raw_sources: dict[str, list[str]] = field(default_factory=dict)  # table -> source fields
 
     def release(self, minor: str) -> Release | None:
         return next((r for r in self.releases if r.minor == minor), None)
-
-    def release_of(self, version: Version) -> Release | None:
-        return self.release(f"{version.major}.{version.minor}")
 
     @property
     def newest(self) -> Release:
@@ -131,24 +124,13 @@ class ReleaseData:
                 return rule
         return None
 
-    def cuda_for_driver(self, driver: str) -> Version | None:
+    def cuda_for_driver(self, driver: DriverVersion) -> Version | None:
         """The newest CUDA a driver branch supports (R550 -> 12.4), or None below the table."""
-        try:
-            major = int(driver.split(".", maxsplit=1)[0])
-        except ValueError:
-            return None
         found: Version | None = None
         for branch, cuda in self.driver_branches:
-            if major >= branch:
+            if driver.branch >= branch:
                 found = cuda
         return found
-
-    def toolkit_driver_for_cuda(self, cuda: Version, os_name: str) -> str | None:
-        """The driver that ships with CUDA `cuda` (makes that variant native)."""
-        for variant in self.cuda_variants.values():
-            if variant.cuda == cuda:
-                return variant.toolkit_driver.get(os_name)
-        return None
 
     def python_range(self) -> tuple[Version, Version]:
         """Oldest and newest regular CPython minor any 2.x release publishes wheels for."""
@@ -220,7 +202,6 @@ def load() -> ReleaseData:
         raw["name"]: CudaVariant(
             name=raw["name"],
             cuda=Version(raw["cuda"]),
-            toolkit=raw["toolkit"],
             toolkit_driver=dict(raw["toolkit_driver"]),
             floor=dict(raw["floor"]),
             source=raw["source"],
@@ -236,9 +217,6 @@ def load() -> ReleaseData:
         cuda_variants=variants,
         arch_rules=tuple(_arch_rule(r) for r in torch["arches"]),
         driver_branches=tuple((int(b), Version(c)) for b, c in branches["branches"]),
-        driver_branches_source=branches["source"],
-        rocm_targets={k: _tuple(v) for k, v in cuda["rocm"]["targets"].items()},
-        rocm_source=cuda["rocm"]["source"],
         raw_sources={
             "release": [r["source"] for r in torch["release"]],
             "companions": [
@@ -250,8 +228,3 @@ def load() -> ReleaseData:
             "rocm": [cuda["rocm"]["source"]],
         },
     )
-
-
-def cuda_variant_of(variant: Variant) -> str | None:
-    """The cuda.toml key of a CUDA variant (cu126), or None for cpu/rocm/xpu."""
-    return variant.tag if variant.kind is VariantKind.CUDA else None
