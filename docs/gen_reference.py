@@ -88,7 +88,75 @@ def cli_page() -> str:
     return "".join(parts)
 
 
+def _json_type(annotation: object) -> str:
+    """A JSON type name for a TypedDict field's type."""
+    import types
+    import typing
+
+    args = typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType):
+        named = [_json_type(a) for a in args if a is not type(None)]
+        return " or ".join(named) + (" or null" if type(None) in args else "")
+    origin = typing.get_origin(annotation) or annotation
+    names = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array"}
+    return names.get(origin, "object")  # type: ignore[call-overload]
+
+
+def _nested_keys(annotation: object) -> list[str]:
+    """The keys of a TypedDict inside a field (itself, a list of it, or it-or-null)."""
+    import typing
+
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if typing.is_typeddict(candidate):
+            return list(typing.get_type_hints(candidate))
+    return []
+
+
+def _json_rows(document: type) -> list[str]:
+    import typing
+
+    rows = []
+    for key, hint in typing.get_type_hints(document, include_extras=True).items():
+        annotation, *notes = typing.get_args(hint) or (hint,)
+        meaning = str(notes[0]) if notes else ""
+        nested = _nested_keys(annotation)
+        if nested:
+            meaning += " — " + ", ".join(f"`{k}`" for k in nested)
+        rows.append(f"| `{key}` | {_json_type(annotation)} | {meaning} |")
+    return rows
+
+
+def json_page() -> str:
+    """The JSON reference, from the TypedDicts in ptenv.schema."""
+    from ptenv.schema import DOCUMENTS, ErrorDocument
+
+    header = "| key | type | meaning |\n|---|---|---|"
+    parts = [
+        "# JSON documents\n",
+        "Generated from `ptenv.schema` by `docs/gen_reference.py`; do not edit. With `--json` "
+        "every command prints exactly one JSON document on stdout (progress and errors go to "
+        "stderr). Each document names its schema; a field is added without changing the "
+        "schema name, and removed or renamed only with a new one (`/2`). "
+        "`tests/test_contracts.py` holds the code's documents to these types and to a golden "
+        "document per schema.\n",
+        "## Errors (every command)\n",
+        "When a command fails before it has a result (bad usage, no compatible build, an "
+        'install that failed), the document is `{"schema": ..., "error": {...}}` and the '
+        "exit status says which kind ([exit codes](exit-codes.md)).\n",
+        header,
+        *_json_rows(ErrorDocument),
+    ]
+    for schema, document in DOCUMENTS.items():
+        parts += ["", f"## {schema}\n", header, *_json_rows(document)]
+    parts.append(
+        "\n`ptenv.lock/1` is the file `ptenv install` writes beside the venv, not a `--json` "
+        "document."
+    )
+    return "\n".join(parts) + "\n"
+
+
 PAGES = {
+    "reference/json.md": json_page,
     "reference/matrix.md": matrix_page,
     "reference/findings.md": findings_page,
     "reference/exit-codes.md": exit_codes_page,

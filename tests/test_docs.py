@@ -21,7 +21,13 @@ def _generator() -> ModuleType:
 
 @pytest.mark.parametrize(
     "page",
-    ["reference/matrix.md", "reference/findings.md", "reference/exit-codes.md", "reference/cli.md"],
+    [
+        "reference/matrix.md",
+        "reference/findings.md",
+        "reference/exit-codes.md",
+        "reference/cli.md",
+        "reference/json.md",
+    ],
 )
 def test_generated_page_is_current(page: str) -> None:
     build = _generator().PAGES[page]
@@ -57,6 +63,7 @@ def _keys_of_real_documents() -> dict[str, set[str]]:
     from tests.conftest import make_machine
 
     runner = CliRunner()
+    golden = Path(__file__).parent / "data" / "golden"  # a lock from a real install
 
     def cli(*args: str) -> set[str]:
         return set(json.loads(runner.invoke(app, [*args, "--json"]).stdout))
@@ -89,6 +96,7 @@ def _keys_of_real_documents() -> dict[str, set[str]]:
         "ptenv.matrix/1": cli("matrix"),
         "ptenv.check/1": set(report.check_document(check, [])),
         "ptenv.install/1": set(report.install_document(installed, None)),
+        "ptenv.lock/1": set(json.loads((golden / "ptenv.lock").read_text(encoding="utf-8"))),
     }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from packaging.version import Version
 
 from ptenv import DEFAULT_INDEX_BASE
+from ptenv.schema import PlanSummary
 
 
 class Severity(str, Enum):
@@ -378,7 +379,7 @@ class Plan:
     reasons: tuple[str, ...]
     warnings: tuple[str, ...]
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> PlanSummary:
         """The plan's decision as plain JSON values (plan output and ptenv.lock share it)."""
         return {
             "torch": self.torch,

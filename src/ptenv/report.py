@@ -5,10 +5,9 @@ Rich is imported lazily so the --json paths never pay for it.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ptenv.models import (
@@ -21,6 +20,18 @@ from ptenv.models import (
     StageResult,
     VenvInfo,
     to_jsonable,
+)
+from ptenv.schema import (
+    CheckDocument,
+    DoctorDocument,
+    ErrorDocument,
+    FindingDocument,
+    FleetDocument,
+    InstallDocument,
+    Jsonable,
+    MatrixDocument,
+    PlanDocument,
+    StageDocument,
 )
 
 if TYPE_CHECKING:
@@ -39,33 +50,37 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
-def emit_json(document: dict[str, Any]) -> None:
+def emit_json(document: Mapping[str, Any]) -> None:
     """One JSON document on stdout, nothing else."""
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
 
 
-def machine_json(machine: Machine) -> dict[str, Any]:
-    document: dict[str, Any] = to_jsonable(machine)
+def machine_json(machine: Machine) -> Jsonable:
+    document: Jsonable = to_jsonable(machine)
     document["platform"] = machine.platform
     document["nvidia"]["visible_gpu_count"] = len(machine.nvidia.visible_gpus)
     return document
 
 
+def _findings(findings: Sequence[Finding]) -> list[FindingDocument]:
+    return [
+        {"code": f.code, "severity": f.severity.value, "message": f.message, "fix": f.fix}
+        for f in findings
+    ]
+
+
 def doctor_document(
     machine: Machine, venv: VenvInfo | None, findings: Sequence[Finding]
-) -> dict[str, Any]:
+) -> DoctorDocument:
     return {
         "schema": DOCTOR_SCHEMA,
         "machine": machine_json(machine),
         "venv": to_jsonable(venv) if venv is not None else None,
-        "findings": [
-            {"code": f.code, "severity": f.severity.value, "message": f.message, "fix": f.fix}
-            for f in findings
-        ],
+        "findings": _findings(findings),
     }
 
 
-def error_document(schema: str, code: str, message: str, hint: str) -> dict[str, Any]:
+def error_document(schema: str, code: str, message: str, hint: str) -> ErrorDocument:
     return {"schema": schema, "error": {"code": code, "message": message, "hint": hint}}
 
 
@@ -192,7 +207,7 @@ PLAN_SCHEMA = "ptenv.plan/1"
 MATRIX_SCHEMA = "ptenv.matrix/1"
 
 
-def plan_document(plan: Plan, machine: Machine) -> dict[str, Any]:
+def plan_document(plan: Plan, machine: Machine) -> PlanDocument:
     return {
         "schema": PLAN_SCHEMA,
         **plan.summary(),
@@ -232,7 +247,7 @@ def render_plan(plan: Plan, machine: Machine) -> None:
     )
 
 
-def matrix_document(platform: str, rows: Sequence[Row]) -> dict[str, Any]:
+def matrix_document(platform: str, rows: Sequence[Row]) -> MatrixDocument:
     return {
         "schema": MATRIX_SCHEMA,
         "platform": platform,
@@ -333,7 +348,20 @@ def sparkline(values: Sequence[float], width: int = 40) -> str:
     return "".join(_SPARK[int((v - low) / span * (len(_SPARK) - 1))] for v in sampled)
 
 
-def check_document(report: CheckReport, findings: Sequence[Finding]) -> dict[str, Any]:
+def _stage_document(stage: StageResult) -> StageDocument:
+    document: StageDocument = {
+        "name": stage.name,
+        "ok": stage.ok,
+        "seconds": stage.seconds,
+        "detail": stage.detail,
+    }
+    if stage.ok is False:
+        document["message"] = stage.message
+        document["fix"] = stage.fix
+    return document
+
+
+def check_document(report: CheckReport, findings: Sequence[Finding]) -> CheckDocument:
     return {
         "schema": CHECK_SCHEMA,
         "ok": report.ok,
@@ -341,26 +369,14 @@ def check_document(report: CheckReport, findings: Sequence[Finding]) -> dict[str
         "venv": report.venv,
         "seconds": round(report.seconds, 3),
         "cache": {"dir": report.cache_dir, "warm": report.cache_warm},
-        "stages": [
-            {
-                "name": s.name,
-                "ok": s.ok,
-                "seconds": s.seconds,
-                "detail": s.detail,
-                **({"message": s.message, "fix": s.fix} if s.ok is False else {}),
-            }
-            for s in report.stages
-        ],
+        "stages": [_stage_document(s) for s in report.stages],
         "figures": report.figures,
-        "findings": [
-            {"code": f.code, "severity": f.severity.value, "message": f.message, "fix": f.fix}
-            for f in findings
-        ],
+        "findings": _findings(findings),
         **fleet_document(report.fleet),
     }
 
 
-def fleet_document(fleet: FleetReport | None) -> dict[str, Any]:
+def fleet_document(fleet: FleetReport | None) -> FleetDocument:
     """world_size, per-rank results, the all_reduce table; world_size 1 without a launch."""
     if fleet is None:
         return {
@@ -376,8 +392,28 @@ def fleet_document(fleet: FleetReport | None) -> dict[str, Any]:
         "world_size": fleet.world_size,
         "launcher": fleet.launcher,
         "backend": fleet.backend,
-        "ranks": [dataclasses.asdict(rank) for rank in fleet.ranks],
-        "allreduce": [dataclasses.asdict(row) for row in fleet.allreduce],
+        "ranks": [
+            {
+                "rank": r.rank,
+                "host": r.host,
+                "ok": r.ok,
+                "stage": r.stage,
+                "message": r.message,
+                "fingerprint": r.fingerprint,
+                "seconds": r.seconds,
+            }
+            for r in fleet.ranks
+        ],
+        "allreduce": [
+            {
+                "bytes": row.bytes,
+                "iterations": row.iterations,
+                "time_us": row.time_us,
+                "algbw_gbps": row.algbw_gbps,
+                "busbw_gbps": row.busbw_gbps,
+            }
+            for row in fleet.allreduce
+        ],
         "fingerprint_differences": fleet.differences,
         "first_failed_rank": fleet.first_failed,
     }
@@ -583,7 +619,7 @@ def progress_printer(quiet: bool = False) -> Callable[[str], None]:
     return show
 
 
-def install_document(result: Environment, check: dict[str, Any] | None) -> dict[str, Any]:
+def install_document(result: Environment, check: CheckDocument | None) -> InstallDocument:
     plan = plan_document(result.plan, result.machine)
     return {
         "schema": INSTALL_SCHEMA,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ptenv import __version__
 from ptenv.errors import UsageError
 from ptenv.models import Machine, Pin, Plan, Variant
+from ptenv.schema import LockDocument
 
 if TYPE_CHECKING:  # sources pulls in the network modules; doctor reads locks without them
     from ptenv.install.sources import Source, SourceKind
@@ -60,7 +61,7 @@ def fingerprint(machine: Machine) -> dict[str, Any]:
 def write(
     path: Path, plan: Plan, source: Source, machine: Machine, packages: list[LockedPackage]
 ) -> None:
-    document = {
+    document: LockDocument = {
         "schema": SCHEMA,
         "ptenv": __version__,
         "plan": plan.summary(),
@@ -72,7 +73,16 @@ def write(
             "extra_index_urls": list(source.extra_index_urls),
         },
         "machine": fingerprint(machine),
-        "packages": [p.__dict__ for p in sorted(packages, key=lambda p: p.name)],
+        "packages": [
+            {
+                "name": p.name,
+                "version": p.version,
+                "filename": p.filename,
+                "url": p.url,
+                "sha256": p.sha256,
+            }
+            for p in sorted(packages, key=lambda p: p.name)
+        ],
     }
     fresh = path.with_name(path.name + ".tmp")
     fresh.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

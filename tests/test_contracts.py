@@ -1,0 +1,187 @@
+"""The JSON documents keep their contracts: each conforms to its TypedDict in ptenv.schema,
+and so does the golden document recorded for it in tests/data/golden/ (real output).
+
+Renaming or dropping a key in a renderer fails the first; doing it in the type as well fails
+the second, against the golden document.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ptenv.cli import app
+from ptenv.schema import DOCUMENTS, ErrorDocument
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+FILES = {
+    "ptenv.doctor/1": "doctor.json",
+    "ptenv.plan/1": "plan.json",
+    "ptenv.matrix/1": "matrix.json",
+    "ptenv.check/1": "check.json",
+    "ptenv.install/1": "install.json",
+    "ptenv.lock/1": "ptenv.lock",
+}
+
+
+def problems(value: Any, annotation: Any, where: str = "$") -> list[str]:
+    """Where `value` departs from `annotation` (a TypedDict, list, union or plain type)."""
+    annotation = typing.get_args(annotation)[0] if _annotated(annotation) else annotation
+    if typing.is_typeddict(annotation):
+        return _typeddict_problems(value, annotation, where)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType):
+        found = [problems(value, a, where) for a in args]
+        return [] if any(not p for p in found) else min(found, key=len)
+    if annotation is type(None):
+        return [] if value is None else [f"{where}: expected null"]
+    if origin is list:
+        if not isinstance(value, list):
+            return [f"{where}: expected an array"]
+        return [p for i, item in enumerate(value) for p in problems(item, args[0], f"{where}[{i}]")]
+    if origin is dict or annotation is dict:
+        return [] if isinstance(value, dict) else [f"{where}: expected an object"]
+    if annotation is Any:
+        return []
+    if annotation is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return [] if ok else [f"{where}: expected a number"]
+    return [] if isinstance(value, annotation) else [f"{where}: expected {annotation.__name__}"]
+
+
+def _annotated(annotation: Any) -> bool:
+    return typing.get_origin(annotation) is typing.Annotated
+
+
+def _typeddict_problems(value: Any, document: Any, where: str) -> list[str]:
+    if not isinstance(value, dict):
+        return [f"{where}: expected an object"]
+    hints = typing.get_type_hints(document, include_extras=True)
+    missing = sorted(document.__required_keys__ - value.keys())
+    unknown = sorted(value.keys() - hints.keys())
+    found = [f"{where}: missing {k!r}" for k in missing] + [
+        f"{where}: unknown {k!r}" for k in unknown
+    ]
+    for key in value.keys() & hints.keys():
+        found += problems(value[key], hints[key], f"{where}.{key}")
+    return found
+
+
+def golden(schema: str) -> Any:
+    return json.loads((GOLDEN / FILES[schema]).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("schema", list(DOCUMENTS))
+def test_the_golden_document_keeps_its_contract(schema: str) -> None:
+    document = golden(schema)
+    assert document["schema"] == schema
+    assert problems(document, DOCUMENTS[schema]) == []
+
+
+runner = CliRunner()
+
+
+def _cli(*args: str) -> Any:
+    return json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+
+
+@pytest.mark.parametrize(
+    ("schema", "args"),
+    [
+        ("ptenv.doctor/1", ("doctor",)),
+        ("ptenv.plan/1", ("plan", "--gpu", "8.6", "--driver", "580.95.05")),
+        ("ptenv.matrix/1", ("matrix",)),
+    ],
+)
+def test_the_commands_documents_keep_their_contract(schema: str, args: tuple[str, ...]) -> None:
+    assert problems(_cli(*args), DOCUMENTS[schema]) == []
+
+
+def test_an_error_document_keeps_its_contract() -> None:
+    assert problems(_cli("plan", "--torch", "1.0"), ErrorDocument) == []
+
+
+def test_a_lock_written_now_keeps_its_contract(tmp_path: Path) -> None:
+    """Read the golden lock, write it again with today's code: the same contract."""
+    from ptenv import releases
+    from ptenv.install import lock
+    from ptenv.resolve import resolve
+    from tests.conftest import make_machine
+
+    locked = lock.read(GOLDEN / FILES["ptenv.lock/1"])
+    machine = make_machine()
+    plan = resolve(machine, locked_request(), releases.load())
+    lock.write(tmp_path / "ptenv.lock", plan, locked.source, machine, list(locked.packages))
+    written = json.loads((tmp_path / "ptenv.lock").read_text(encoding="utf-8"))
+    assert problems(written, DOCUMENTS["ptenv.lock/1"]) == []
+
+
+def locked_request() -> Any:
+    from ptenv.models import Request
+
+    return Request(cuda="cpu")
+
+
+def test_a_check_and_install_document_rendered_now_keep_their_contract() -> None:
+    """The golden install (with its check) read back into values and rendered again."""
+    from ptenv import report
+    from ptenv.models import CheckReport, StageResult
+    from ptenv.schema import CheckDocument
+
+    recorded: CheckDocument = golden("ptenv.check/1")
+    stages = tuple(
+        StageResult(
+            name=s["name"],
+            ok=s["ok"],
+            seconds=s["seconds"],
+            detail=s["detail"],
+            message=s.get("message", ""),
+            fix=s.get("fix", ""),
+        )
+        for s in recorded["stages"]
+    )
+    again = CheckReport(
+        ok=recorded["ok"],
+        device=recorded["device"],
+        venv=recorded["venv"],
+        stages=stages,
+        figures=recorded["figures"],
+        cache_dir=recorded["cache"]["dir"],
+        cache_warm=recorded["cache"]["warm"],
+        seconds=recorded["seconds"],
+    )
+    rendered = report.check_document(again, [])
+    assert problems(rendered, DOCUMENTS["ptenv.check/1"]) == []
+    assert rendered["stages"] == recorded["stages"]
+
+
+def test_an_install_document_rendered_now_keeps_its_contract() -> None:
+    from ptenv import releases, report
+    from ptenv.install import Environment, InstallAction, Installed
+    from ptenv.install.sources import Source, SourceKind
+    from ptenv.models import Request
+    from ptenv.resolve import resolve
+    from tests.conftest import make_machine
+
+    machine = make_machine()
+    plan = resolve(machine, Request(), releases.load())
+    installed = Environment(
+        action=InstallAction.INSTALLED,
+        plan=plan,
+        machine=machine,
+        venv=Path("/v"),
+        python="/v/bin/python",
+        installer="uv",
+        source=Source(kind=SourceKind.INDEX, label="official index", index_url=plan.index_url),
+        installed=(Installed("torch", "2.15.0+cu130", "https://example.invalid/torch.whl"),),
+        lock=Path("/ptenv.lock"),
+        seconds={"total": 1.0},
+    )
+    rendered = report.install_document(installed, golden("ptenv.check/1"))
+    assert problems(rendered, DOCUMENTS["ptenv.install/1"]) == []
