@@ -163,8 +163,8 @@ def test_a_check_and_install_document_rendered_now_keep_their_contract() -> None
 
 def test_an_install_document_rendered_now_keeps_its_contract() -> None:
     from ptenv import releases, report
-    from ptenv.install import Environment, InstallAction, Installed
     from ptenv.install.sources import Source, SourceKind
+    from ptenv.install.workflow import Environment, InstallAction, Installed
     from ptenv.models import Request
     from ptenv.resolve import resolve
     from tests.conftest import make_machine

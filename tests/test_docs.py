@@ -56,8 +56,8 @@ def _keys_of_real_documents() -> dict[str, set[str]]:
 
     from ptenv import releases, report
     from ptenv.cli import app
-    from ptenv.install import Environment, InstallAction
     from ptenv.install.sources import Source, SourceKind
+    from ptenv.install.workflow import Environment, InstallAction
     from ptenv.models import CheckReport, Request, StageResult
     from ptenv.resolve import resolve
     from tests.conftest import make_machine

@@ -485,8 +485,8 @@ def install(
 
         from ptenv import report, workflows  # noqa: PLC0415
         from ptenv.context import Context  # noqa: PLC0415
-        from ptenv.install import InstallOptions  # noqa: PLC0415
         from ptenv.install.sources import SourceOptions  # noqa: PLC0415
+        from ptenv.install.workflow import InstallOptions  # noqa: PLC0415
         from ptenv.models import Request  # noqa: PLC0415
         from ptenv.probe.overrides import TargetOverrides  # noqa: PLC0415
 

@@ -37,7 +37,7 @@ from ptenv.schema import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ptenv.install import Environment
+    from ptenv.install.workflow import Environment
     from ptenv.releases.matrix import Row
 
 DOCTOR_SCHEMA = "ptenv.doctor/1"
@@ -644,7 +644,7 @@ def _source(result: Environment) -> str:
 
 
 def render_install(result: Environment) -> None:
-    from ptenv.install import InstallAction  # noqa: PLC0415
+    from ptenv.install.workflow import InstallAction  # noqa: PLC0415
 
     out = console()
     plan = result.plan

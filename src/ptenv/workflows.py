@@ -21,7 +21,7 @@ from ptenv.resolve import resolve
 
 if TYPE_CHECKING:
     from ptenv.check import CheckOptions
-    from ptenv.install import Environment, InstallOptions
+    from ptenv.install.workflow import Environment, InstallOptions
 
 # The install workflow, check and index (urllib, http.client) are imported where they are
 # used, so that `ptenv doctor` and `ptenv plan` do not pay for them at start-up.
@@ -177,8 +177,8 @@ class InstallOutcome:
 def install_and_check(
     request: Request, options: InstallOptions, context: Context, *, then_check: bool
 ) -> InstallOutcome:
-    from ptenv import install as install_module  # noqa: PLC0415
     from ptenv.check import CheckOptions, default_cache_dir  # noqa: PLC0415
+    from ptenv.install import workflow as install_module  # noqa: PLC0415
 
     result = install_module.install(request, options, context)
     if not then_check or result.action is not install_module.InstallAction.INSTALLED:

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ptenv import install as install_module
 from ptenv.cli import app
 from ptenv.context import Context
 from ptenv.errors import InstallFailed
-from ptenv.install import InstallOptions
+from ptenv.install import workflow as install_module
 from ptenv.install.backends import PipInstaller, UvInstaller
 from ptenv.install.sources import Source, SourceKind, SourceOptions
 from ptenv.install.staging import lock_path, staging_path
+from ptenv.install.workflow import InstallOptions
 from ptenv.models import Request
 from tests.index_server import Index, serve
 
@@ -414,7 +414,7 @@ def test_doctor_reports_drift_from_the_lock(index: Index) -> None:
 
 def test_unreachable_official_index_suggests_pip_config(tmp_path: Path) -> None:
     """pip on this machine may be configured with other sources; the hint then says so."""
-    from ptenv.install import _with_pip_config_hint
+    from ptenv.install.workflow import _with_pip_config_hint
 
     error = InstallFailed(
         "Cannot reach the index https://download.pytorch.org/whl/cpu/torch/.",

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
@@ -164,33 +162,30 @@ def fetch_project(
     page = f"{index_url.rstrip('/')}/{canonicalize_name(project)}/"
     if page.startswith("file://"):
         return _local_project(page)
-    request = urllib.request.Request(page, headers={"Accept": ACCEPT})  # noqa: S310
+    from ptenv import _http  # noqa: PLC0415 - the network stack only when a page is read
+
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            kind = response.headers.get("Content-Type", "")
-            text = response.read().decode("utf-8", errors="replace")
-            final = response.geturl()
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
+        found = _http.get_page(page, accept=ACCEPT, timeout=timeout)
+    except _http.HttpError as error:
+        if error.status == 404:
             return []
+        if error.status is not None:
+            raise InstallFailed(
+                f"The index answered HTTP {error.status} for {page}.",
+                hint="Check --index-base / --mirror, or use --find-links.",
+            ) from None
         raise InstallFailed(
-            f"The index answered HTTP {error.code} for {page}.",
-            hint="Check --index-base / --mirror, or use --find-links.",
-        ) from None
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise InstallFailed(
-            f"Cannot reach the index {page}: {reason}.",
+            f"Cannot reach the index {page}: {error.reason}.",
             hint="Check the network or use --mirror NAME / --find-links DIR.",
         ) from None
-    if "json" in kind:
-        return parse_simple_json(final, text)
-    return parse_simple_html(final, text)
+    if "json" in found.content_type:
+        return parse_simple_json(found.url, found.text)
+    return parse_simple_html(found.url, found.text)
 
 
 def _local_project(page: str) -> list[IndexFile]:
     """A file:// index (as pip reads one): DIR/<project>/index.html; no folder = not there."""
-    folder = Path(urllib.request.url2pathname(urllib.parse.urlsplit(page).path))
+    folder = Path(urllib.parse.unquote(urllib.parse.urlsplit(page).path))
     listing = folder / "index.html"
     if not listing.is_file():
         return []

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import sys
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -196,17 +195,17 @@ def _flat_listing(link: str) -> list[IndexFile]:
             for p in sorted(folder.glob("*"))
             if p.is_file()
         ]
+    from ptenv import _http  # noqa: PLC0415 - the network stack only when a page is read
+
     page = link.rstrip("/") + "/"
     try:
-        request = urllib.request.Request(page)  # noqa: S310
-        with urllib.request.urlopen(request, timeout=index.FETCH_TIMEOUT_S) as response:  # noqa: S310
-            text = response.read().decode("utf-8", errors="replace")
-    except OSError as error:
+        found = _http.get_page(page, timeout=index.FETCH_TIMEOUT_S)
+    except _http.HttpError as error:
         raise InstallFailed(
-            f"Cannot reach {page}: {getattr(error, 'reason', error)}.",
+            f"Cannot reach {page}: {error.reason}.",
             hint="Try another --mirror, or --find-links with a local folder.",
         ) from None
-    return index.parse_simple_html(page, text)
+    return index.parse_simple_html(found.url, found.text)
 
 
 def foreign_links(source: Source, files: list[IndexFile]) -> list[str]:

@@ -1,0 +1,532 @@
+"""Plan -> Environment: create or reuse a venv and install the planned build into it, safely.
+
+Order of work: lock the target; clear leftovers of an interrupted run; settle the target
+Python; probe the machine once, for that Python; plan (or replay the lock) and read the
+source, falling back to what it really holds; stop early when the build is already there;
+check disk; build the new venv beside the target (a hard-linked clone of an existing one, or
+a fresh one); install; record where every distribution came from; write ptenv.lock; swap the
+new venv into place. Any failure before the swap leaves the previous environment untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from packaging.tags import Tag
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ptenv import _proc, releases
+from ptenv.context import Context
+from ptenv.errors import InstallFailed, NoCompatibleBuild, UsageError
+from ptenv.install import backends as installers
+from ptenv.install import index, staging
+from ptenv.install import lock as lockfile
+from ptenv.install.index import IndexFile
+from ptenv.install.sources import (
+    Source,
+    SourceOptions,
+    foreign_links,
+    list_project,
+    read_pip_config,
+    source_for,
+)
+from ptenv.models import Machine, Plan, Request, VariantKind, VenvInfo
+from ptenv.probe import TargetOverrides, probe_machine
+from ptenv.probe.venv import interpreter_of, probe_venv, run_static_probe
+from ptenv.resolve import parse_torch_spec, resolve
+
+CUDA_BUILD_BYTES = 6 * 10**9  # a CUDA torch venv is ~5.4 GB (measured), plus the cache
+CPU_BUILD_BYTES = 10**9
+
+
+class InstallAction(str, Enum):
+    INSTALLED = "installed"
+    ALREADY_INSTALLED = "already-installed"
+    DRY_RUN = "dry-run"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallOptions:
+    venv: Path
+    source: SourceOptions
+    overrides: TargetOverrides = field(default_factory=TargetOverrides)  # --driver, --gpu
+    python: str | None = None  # X.Y or a path to an interpreter
+    installer: str = "auto"
+    lock: Path | None = None
+    dry_run: bool = False
+    yes: bool = False
+    required_free_bytes: int | None = None  # None: by variant (6 GB CUDA, 1 GB CPU)
+
+
+@dataclass(frozen=True)
+class Installed:
+    name: str
+    version: str
+    source: str  # URL the wheel came from, or why it is not known
+
+
+@dataclass(frozen=True, kw_only=True)
+class Environment:
+    """What `ptenv install` left at the venv path, and how it got there."""
+
+    action: InstallAction
+    plan: Plan
+    machine: Machine  # probed once; the check after the install reuses it
+    venv: Path
+    python: str
+    installer: str
+    source: Source
+    installed: tuple[Installed, ...] = ()
+    lock: Path | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class _Clock:
+    began: float = field(default_factory=time.monotonic)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, name: str, started: float | None = None) -> None:
+        since = self.began if started is None else started
+        self.seconds[name] = round(time.monotonic() - since, 3)
+
+
+@dataclass(frozen=True)
+class _Python:
+    path: str
+    minor: str  # 3.12 or 3.13t
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Target:
+    """The venv path as found: what it holds, the Python it keeps, who installs into it."""
+
+    path: Path
+    existing: VenvInfo | None
+    python: _Python
+    backend: installers.Installer
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Decision:
+    machine: Machine
+    plan: Plan
+    source: Source
+    locked: lockfile.Lock | None
+    warnings: tuple[str, ...]
+
+
+def install(request: Request, options: InstallOptions, context: Context) -> Environment:
+    path = options.venv.absolute()
+    _refuse_unsafe_target(path)
+    backend = installers.choose(options.installer)
+    with staging.install_lock(path):
+        staging.clear_leftovers(path)
+        clock = _Clock()
+        context.progress("resolve: reading the machine and the target venv")
+        target = _find_target(path, options.python, backend)
+        machine = probe_machine(
+            env=context.env,
+            venv_target=path,
+            overrides=replace(options.overrides, python=target.python.minor),
+            data=releases.load(),
+            nvml_loader=context.nvml_loader,
+        )
+        decision = _decide(request, options, machine)
+        clock.lap("resolve")
+        planned = Environment(
+            action=InstallAction.DRY_RUN,
+            plan=decision.plan,
+            machine=machine,
+            venv=path,
+            python=target.python.path,
+            installer=backend.name,
+            source=decision.source,
+            seconds=clock.seconds,
+            warnings=decision.warnings,
+        )
+        if target.existing is not None and _already_installed(target.existing, decision.plan):
+            return replace(planned, action=InstallAction.ALREADY_INSTALLED)
+        _confirm_replacement(target, decision.plan, options, context.confirm)
+        if options.dry_run:
+            return planned
+        _check_disk(path, decision.plan, options.required_free_bytes)
+        installed, lock = _build(target, decision, options, context, clock)
+        clock.lap("total")
+        return replace(planned, action=InstallAction.INSTALLED, installed=installed, lock=lock)
+
+
+def _decide(request: Request, options: InstallOptions, machine: Machine) -> _Decision:
+    """The plan and its source: the lock's when replaying one, else resolved and available."""
+    warnings: list[str] = []
+    locked = lockfile.read(options.lock) if options.lock and options.lock.exists() else None
+    if locked is not None:
+        plan, source = _plan_from_lock(locked, machine, warnings)
+    else:
+        data = releases.load()
+        plan = resolve(machine, request, data)
+        source = source_for(plan.variant, options.source)
+        try:
+            plan = _available(plan, source, machine, request, data, warnings)
+        except InstallFailed as error:
+            raise _with_pip_config_hint(error, options) from None
+    return _Decision(
+        machine=machine, plan=plan, source=source, locked=locked, warnings=tuple(warnings)
+    )
+
+
+def _build(
+    target: _Target, decision: _Decision, options: InstallOptions, context: Context, clock: _Clock
+) -> tuple[tuple[Installed, ...], Path]:
+    """Build the new venv beside the target, install, lock, swap in; undo on any failure."""
+    new = staging.staging_path(target.path)
+    existing, plan, source = target.existing, decision.plan, decision.source
+    try:
+        began = time.monotonic()
+        if existing is not None:
+            context.progress(f"venv: cloning {target.path} (hard links) to build beside it")
+            staging.clone(target.path, new)
+        else:
+            context.progress(
+                f"venv: creating it with Python {target.python.minor} ({target.backend.name})"
+            )
+            installers.run_installer(
+                target.backend.venv_argv(new, target.python.path), "Creating the venv"
+            )
+        clock.lap("venv", began)
+        began = time.monotonic()
+        context.progress(f"install: {' '.join(map(str, plan.packages))} from {source.label}")
+        _run_install(target.backend, new, plan, source, decision.locked, options)
+        clock.lap("install", began)
+        before = existing.distributions if existing is not None else {}
+        installed, entries = _provenance(
+            before, probe_venv(new), source, decision.machine, decision.locked
+        )
+        staging.retarget(new, new, target.path)
+        lock = options.lock or lockfile.default_path(target.path)
+        lockfile.write(lock, plan, source, decision.machine, entries)
+        staging.swap_in(new, target.path)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    return tuple(installed), lock
+
+
+def _confirm_replacement(
+    target: _Target, plan: Plan, options: InstallOptions, confirm: Callable[[str], bool]
+) -> None:
+    existing = target.existing
+    if existing is None or existing.torch is None or options.dry_run or options.yes:
+        return
+    torch = plan.packages[0]
+    if not confirm(f"{target.path} has torch {existing.torch.version}; replace it with {torch}?"):
+        raise UsageError(
+            f"{target.path} already holds torch {existing.torch.version}; not replaced by {torch}.",
+            hint="Pass --yes to replace it, or choose another --venv.",
+        )
+
+
+# --- safety and preflight ------------------------------------------------------------------
+
+
+def _refuse_unsafe_target(target: Path) -> None:
+    own = Path(sys.prefix).absolute()
+    if target == own or own.is_relative_to(target):
+        raise UsageError(
+            f"{target} is the environment ptenv itself runs from.",
+            hint="Install torch into another venv (--venv PATH); replacing the "
+            "running environment could break ptenv midway.",
+        )
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--venv {target} is a file.", hint="Choose a folder for the venv.")
+    if target.is_dir() and not (target / "pyvenv.cfg").is_file() and any(target.iterdir()):
+        raise UsageError(
+            f"--venv {target} is a non-empty folder that is not a venv.",
+            hint="ptenv only replaces virtual environments; choose another path.",
+        )
+
+
+def _find_target(path: Path, wanted: str | None, backend: installers.Installer) -> _Target:
+    existing = probe_venv(path) if (path / "pyvenv.cfg").is_file() else None
+    python = _target_python(wanted, existing, backend)
+    return _Target(path=path, existing=existing, python=python, backend=backend)
+
+
+def _target_python(
+    wanted: str | None, existing: VenvInfo | None, backend: installers.Installer
+) -> _Python:
+    if wanted is None:
+        if existing is not None:
+            minor = ".".join(existing.python_version.split(".")[:2])
+            return _Python(
+                existing.python_executable, minor + ("t" if existing.free_threaded else "")
+            )
+        wanted = sys.executable
+    path = _locate_python(wanted, backend)
+    facts = _python_facts(path)
+    if existing is not None:
+        have = ".".join(existing.python_version.split(".")[:2])
+        if have != facts.minor.rstrip("t"):
+            raise UsageError(
+                f"The venv has Python {have}, not {facts.minor}.",
+                hint="Choose another --venv, or drop --python to keep its Python.",
+            )
+    return facts
+
+
+def _locate_python(wanted: str, backend: installers.Installer) -> str:
+    if os.sep in wanted or Path(wanted).exists():
+        if not Path(wanted).exists():
+            raise UsageError(
+                f"--python {wanted}: no such interpreter.",
+                hint="Give a path to a python executable, or a version like 3.12.",
+            )
+        return wanted
+    found = shutil.which(f"python{wanted}")
+    if found is None and isinstance(backend, installers.UvInstaller):
+        done = _proc.run([backend.uv, "python", "find", "--no-project", wanted], timeout=60)
+        found = done.stdout.strip() if done.ok and done.stdout.strip() else None
+    if found is None:
+        raise UsageError(
+            f"--python {wanted}: no such Python on this machine.",
+            hint=f"Install it (uv python install {wanted}) or give its path.",
+        )
+    return found
+
+
+def _python_facts(path: str) -> _Python:
+    python = run_static_probe(Path(path), "--python")["python"]
+    if not python["is_64bit"]:
+        raise UsageError(
+            f"--python {path} is a 32-bit build.",
+            hint="PyTorch publishes no 32-bit wheels; install a 64-bit Python.",
+        )
+    minor = ".".join(python["version"].split(".")[:2]) + ("t" if python["free_threaded"] else "")
+    return _Python(path, minor)
+
+
+def _check_disk(target: Path, plan: Plan, required: int | None) -> None:
+    need = (
+        required
+        if required is not None
+        else (CUDA_BUILD_BYTES if plan.variant.kind is VariantKind.CUDA else CPU_BUILD_BYTES)
+    )
+    folder = target.parent
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise InstallFailed(
+            f"Only {free / 1e9:.1f} GB free at {folder}; the {plan.variant} "
+            f"build needs about {need / 1e9:.1f} GB.",
+            hint="Free space, or put the venv on another disk with --venv.",
+        )
+
+
+def _with_pip_config_hint(error: InstallFailed, options: InstallOptions) -> InstallFailed:
+    """An unreachable index: say so when pip is configured with other sources."""
+    if options.source.use_pip_config or options.source.find_links is not None:
+        return error
+    configured = read_pip_config()
+    if not configured:
+        return error
+    listed = "; ".join(f"{key}={value}" for key, value in sorted(configured.items()))
+    return InstallFailed(
+        error.message,
+        hint=f"pip is configured with other sources ({listed}): "
+        "pass --use-pip-config to install from them, or use --mirror NAME / "
+        "--find-links DIR.",
+    )
+
+
+# --- availability ---------------------------------------------------------------------------
+
+
+def _version(filename_version: str) -> Version | None:
+    try:
+        return Version(filename_version)
+    except InvalidVersion:
+        return None
+
+
+def _available(
+    plan: Plan,
+    source: Source,
+    machine: Machine,
+    request: Request,
+    data: releases.ReleaseData,
+    warnings: list[str],
+) -> Plan:
+    """The plan if the source holds it; else the newest fitting version it does hold."""
+    files = list_project(source, "torch")
+    foreign = foreign_links(source, files)
+    if foreign and source.label != "official index":
+        warnings.append(
+            f"{source.label} links its wheels to {', '.join(foreign)}: downloads "
+            "come from there, not from the mirror."
+        )
+    wheels = index.wheels(files, "torch")
+    tags = index.target_tags(machine)
+    fitting = sorted({w.version for w in wheels if w.tags & set(tags)}, reverse=True)
+    newest_known = data.newest.latest
+    newer = index.newer_than_data(source.label, fitting, newest_known)
+    if newer:
+        warnings.append(newer)
+    wanted = plan.packages[0].version
+    if wanted in fitting:
+        return _check_companions(plan, source, tags)
+    spec = parse_torch_spec(request.torch)
+    for version in fitting:
+        if version.release > newest_known.release:
+            continue
+        if spec is not None and not spec.contains(version.public, prereleases=True):
+            continue
+        try:
+            fallback = resolve(machine, replace(request, torch=f"=={version.public}"), data)
+        except (NoCompatibleBuild, UsageError):
+            continue
+        pinned = fallback.packages[0].version
+        # The exact build, local tag included: an untagged Linux wheel is not the +cpu one.
+        if fallback.variant == plan.variant and pinned in fitting:
+            reasons = (
+                *fallback.reasons,
+                f"{source.label} does not hold torch {plan.torch}; "
+                f"{fallback.torch} is the newest build there that the policy allows.",
+            )
+            return _check_companions(replace(fallback, reasons=reasons), source, tags)
+    held = ", ".join(str(v) for v in fitting[:8]) or "no torch wheel for this Python/platform"
+    raise NoCompatibleBuild(
+        f"{source.label} holds no torch build that fits ({plan.packages[0]} was planned).",
+        hint=f"It holds: {held}.",
+    )
+
+
+def _check_companions(plan: Plan, source: Source, tags: list[Tag]) -> Plan:
+    for pin in plan.packages[1:]:
+        name = pin.name
+        wheels = index.wheels(list_project(source, name), name)
+        if index.pick(wheels, pin.version, tags) is None:
+            held = sorted({str(w.version) for w in wheels}, key=Version)[-5:]
+            raise NoCompatibleBuild(
+                f"{source.label} has no {pin} wheel for this target.",
+                hint=f"It holds {name} {', '.join(held) or 'nothing'}.",
+            )
+    return plan
+
+
+def _already_installed(existing: VenvInfo, plan: Plan) -> bool:
+    for pin in plan.packages:
+        if pin.name == "torch" and existing.torch is not None:
+            have = [existing.torch.version]
+        else:
+            have = list(existing.distributions.get(canonicalize_name(pin.name), ()))
+        if not any(_version(v) == pin.version for v in have):
+            return False
+    return True
+
+
+# --- installing ---------------------------------------------------------------------------
+
+
+def _run_install(
+    backend: installers.Installer,
+    venv: Path,
+    plan: Plan,
+    source: Source,
+    locked: lockfile.Lock | None,
+    options: InstallOptions,
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="ptenv-install-") as scratch:
+        requirements = Path(scratch) / "requirements.txt"
+        text = lockfile.requirements(locked) if locked else "".join(f"{p}\n" for p in plan.packages)
+        requirements.write_text(text, encoding="utf-8")
+        argv = backend.install_argv(
+            interpreter_of(venv),
+            requirements,
+            source,
+            locked=locked is not None,
+            use_config=options.source.use_pip_config,
+        )
+        installers.run_installer(
+            argv, f"{backend.name} install", backend.environment(options.source.use_pip_config)
+        )
+
+
+def _plan_from_lock(
+    locked: lockfile.Lock, machine: Machine, warnings: list[str]
+) -> tuple[Plan, Source]:
+    changes = lockfile.drift(locked.fingerprint, lockfile.fingerprint(machine))
+    if changes:
+        warnings.append(
+            "This machine differs from the one the lock was made for: " + "; ".join(changes) + "."
+        )
+    plan = replace(
+        locked.plan, reasons=("Reproducing the lock file exactly (hash-checked).",), warnings=()
+    )
+    return plan, locked.source
+
+
+def _provenance(
+    before: Mapping[str, tuple[str, ...]],
+    after: VenvInfo,
+    source: Source,
+    machine: Machine,
+    locked: lockfile.Lock | None,
+) -> tuple[list[Installed], list[lockfile.LockedPackage]]:
+    """Where each new or changed distribution came from, and its lock entry."""
+    tags = set(index.target_tags(machine))
+    by_lock: dict[str, lockfile.LockedPackage] = (
+        {canonicalize_name(p.name): p for p in locked.packages} if locked else {}
+    )
+    installed, entries = [], []
+    for name, versions in sorted(after.distributions.items()):
+        if name in ("pip", "setuptools", "wheel") and name not in by_lock and not before:
+            continue  # the venv's own seed packages
+        version = versions[0]
+        entry = by_lock.get(name) or _locate(source, name, version, tags)
+        entries.append(entry)
+        if tuple(before.get(name, ())) != tuple(versions):
+            installed.append(Installed(name, version, entry.url or f"not found on {source.label}"))
+    return installed, entries
+
+
+def _locate(source: Source, name: str, version: str, tags: set[Tag]) -> lockfile.LockedPackage:
+    try:
+        files = list_project(source, name)
+    except InstallFailed:
+        files = []
+    wanted = _version(version)
+    for wheel in index.wheels(files, name):
+        if wheel.version == wanted and wheel.tags & tags:
+            return lockfile.LockedPackage(
+                name=name,
+                version=version,
+                filename=wheel.file.filename,
+                url=wheel.file.url,
+                sha256=wheel.file.sha256 or _sha256_of(wheel.file),
+            )
+    return lockfile.LockedPackage(name=name, version=version, filename=None, url=None, sha256=None)
+
+
+def _sha256_of(file: IndexFile) -> str | None:
+    if not file.url.startswith("file://"):
+        return None
+    path = Path(unquote(urlsplit(file.url).path))
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+__all__ = ["Environment", "InstallAction", "InstallOptions", "install"]
