@@ -34,7 +34,7 @@ def get_page(url: str, *, accept: str | None = None, timeout: float = TIMEOUT_S)
     headers = {"Accept": accept} if accept else {}
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 - schemes vetted by callers
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - as above
             return Page(
                 url=response.geturl(),
                 content_type=response.headers.get("Content-Type", ""),

@@ -101,7 +101,7 @@ def _root(
 
 def _guarded(schema: str, as_json: bool, body: Callable[[], int]) -> None:
     """Run a command body; turn ptenv's errors, Ctrl-C and bugs into one line and an exit code."""
-    from ptenv import report  # noqa: PLC0415
+    from ptenv import report
 
     try:
         code = body()
@@ -152,9 +152,9 @@ def doctor(
     """
 
     def body() -> int:
-        from ptenv import report, workflows  # noqa: PLC0415
-        from ptenv.context import Context  # noqa: PLC0415
-        from ptenv.probe.overrides import TargetOverrides  # noqa: PLC0415
+        from ptenv import report, workflows
+        from ptenv.context import Context
+        from ptenv.probe.overrides import TargetOverrides
 
         overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
         result = workflows.doctor(overrides, venv, Context(env=dict(os.environ)))
@@ -206,10 +206,10 @@ def plan(
     companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
 
     def body() -> int:
-        from ptenv import report, workflows  # noqa: PLC0415
-        from ptenv.context import Context  # noqa: PLC0415
-        from ptenv.models import Request  # noqa: PLC0415
-        from ptenv.probe.overrides import TargetOverrides  # noqa: PLC0415
+        from ptenv import report, workflows
+        from ptenv.context import Context
+        from ptenv.models import Request
+        from ptenv.probe.overrides import TargetOverrides
 
         overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
         request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
@@ -244,9 +244,9 @@ def matrix(
     """The release knowledge: torch x variant x platform x GPU architectures."""
 
     def body() -> int:
-        from ptenv import releases, report  # noqa: PLC0415
-        from ptenv.probe.host import this_platform  # noqa: PLC0415
-        from ptenv.releases import matrix as matrix_module  # noqa: PLC0415
+        from ptenv import releases, report
+        from ptenv.probe.host import this_platform
+        from ptenv.releases import matrix as matrix_module
 
         target = platform or this_platform()
         rows = matrix_module.matrix(releases.load(), target, torch)
@@ -360,9 +360,9 @@ def check(
         raise typer.BadParameter("use auto, cuda, cpu or mps", param_hint="--device")
 
     def body() -> int:
-        from ptenv import report, workflows  # noqa: PLC0415
-        from ptenv.check import CheckOptions, default_cache_dir, junit_xml  # noqa: PLC0415
-        from ptenv.context import Context  # noqa: PLC0415
+        from ptenv import report, workflows
+        from ptenv.check import CheckOptions, default_cache_dir, junit_xml
+        from ptenv.context import Context
 
         environment = dict(os.environ)
         options = CheckOptions(
@@ -481,14 +481,14 @@ def install(
     companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
 
     def body() -> int:
-        import sys  # noqa: PLC0415
+        import sys
 
-        from ptenv import report, workflows  # noqa: PLC0415
-        from ptenv.context import Context  # noqa: PLC0415
-        from ptenv.install.sources import SourceOptions  # noqa: PLC0415
-        from ptenv.install.workflow import InstallOptions  # noqa: PLC0415
-        from ptenv.models import Request  # noqa: PLC0415
-        from ptenv.probe.overrides import TargetOverrides  # noqa: PLC0415
+        from ptenv import report, workflows
+        from ptenv.context import Context
+        from ptenv.install.sources import SourceOptions
+        from ptenv.install.workflow import InstallOptions
+        from ptenv.models import Request
+        from ptenv.probe.overrides import TargetOverrides
 
         request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
         options = InstallOptions(

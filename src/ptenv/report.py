@@ -45,7 +45,7 @@ _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Sever
 
 
 def console(stderr: bool = False) -> Console:
-    from rich.console import Console  # noqa: PLC0415
+    from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
@@ -117,7 +117,7 @@ def _joined(*parts: str | None) -> str:
 
 
 def _doctor_summary(machine: Machine, venv: VenvInfo | None) -> Any:
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
     os_info, python, cpu = machine.os, machine.python, machine.cpu
     distro = " ".join(p for p in (os_info.distro_id, os_info.distro_version) if p)
@@ -170,7 +170,7 @@ def _driver_line(machine: Machine) -> str:
 
 
 def _gpu_table(machine: Machine) -> Any:
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
     table = Table(title="GPUs", title_justify="left")
     for column in ("#", "name", "CC", "memory", "temp", "power", "PCIe", "visible"):
@@ -276,7 +276,7 @@ def matrix_document(platform: str, rows: Sequence[Row]) -> MatrixDocument:
 
 
 def render_matrix(platform: str, rows: Sequence[Row], columns: Sequence[str]) -> None:
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
     cuda_columns = [c for c in columns if c.startswith("cu")]
     table = Table(
@@ -500,7 +500,7 @@ def _stage_figures(stage: StageResult) -> str:
 
 
 def render_check(report: CheckReport, findings: Sequence[Finding]) -> None:
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
     out = console()
     for item in findings:
@@ -544,7 +544,7 @@ def _render_verdict(out: Console, report: CheckReport) -> None:
 
 
 def _render_fleet(out: Console, fleet: FleetReport) -> None:
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
     marks = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]?[/yellow]"}
     ranks = Table(title=f"{fleet.world_size} ranks · {fleet.backend or '?'}", title_justify="left")
@@ -644,7 +644,7 @@ def _source(result: Environment) -> str:
 
 
 def render_install(result: Environment) -> None:
-    from ptenv.install.workflow import InstallAction  # noqa: PLC0415
+    from ptenv.install.workflow import InstallAction
 
     out = console()
     plan = result.plan

@@ -89,7 +89,7 @@ def plan(
 ) -> PlanResult:
     data = releases.load()
     if verify_index:
-        from ptenv.install.index import check_url  # noqa: PLC0415
+        from ptenv.install.index import check_url
 
         check_url(request.index_base)
     machine = probe_machine(
@@ -101,7 +101,7 @@ def plan(
     )
     chosen = resolve(machine, request, data)
     if verify_index:
-        from ptenv.install.index import verify_plan  # noqa: PLC0415
+        from ptenv.install.index import verify_plan
 
         chosen = verify_plan(chosen, machine, data.newest.latest)
     return PlanResult(machine, chosen)
@@ -137,7 +137,7 @@ def check(options: CheckOptions, context: Context, machine: Machine | None = Non
         found = replace(machine_only, venv=None)
     if options.require_gpu and options.device in ("auto", "cuda"):
         options = replace(options, device="cuda")
-    from ptenv.check import run_check  # noqa: PLC0415
+    from ptenv.check import run_check
 
     report = run_check(python, venv_path.absolute(), options)
     imported = next((s.detail for s in report.stages if s.name == "import"), {})
@@ -177,8 +177,8 @@ class InstallOutcome:
 def install_and_check(
     request: Request, options: InstallOptions, context: Context, *, then_check: bool
 ) -> InstallOutcome:
-    from ptenv.check import CheckOptions, default_cache_dir  # noqa: PLC0415
-    from ptenv.install import workflow as install_module  # noqa: PLC0415
+    from ptenv.check import CheckOptions, default_cache_dir
+    from ptenv.install import workflow as install_module
 
     result = install_module.install(request, options, context)
     if not then_check or result.action is not install_module.InstallAction.INSTALLED:

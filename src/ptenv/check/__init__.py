@@ -478,8 +478,9 @@ def _with_hangs(
         state = ranks.get(reported.rank)
         if reported.ok is not True and state is not None and state.stage != "done":
             message = f"hung in stage {state.stage}"
-            reported = replace(reported, ok=False, stage=state.stage, message=message)  # noqa: PLW2901
-        results.append(reported)
+            results.append(replace(reported, ok=False, stage=state.stage, message=message))
+        else:
+            results.append(reported)
     hung = next((r.rank for r in results if r.message.startswith("hung")), None)
     first = hung if hung is not None else report.fleet.first_failed
     fleet_report = replace(report.fleet, ranks=tuple(results), first_failed=first)

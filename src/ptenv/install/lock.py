@@ -130,7 +130,7 @@ def _plan(raw: dict[str, Any]) -> Plan:
 
 
 def _source(raw: dict[str, Any]) -> Source:
-    from ptenv.install.sources import Source, SourceKind  # noqa: PLC0415
+    from ptenv.install.sources import Source, SourceKind  # noqa: PLC0415 - off doctor's path
 
     label = raw["label"]
     return Source(
@@ -144,7 +144,7 @@ def _source(raw: dict[str, Any]) -> Source:
 
 def _kind_of_old_label(label: str) -> SourceKind:
     """Locks written before the source kind was recorded: their label says it, once."""
-    from ptenv.install.sources import SourceKind  # noqa: PLC0415
+    from ptenv.install.sources import SourceKind  # noqa: PLC0415 - off doctor's path
 
     for prefix, kind in (
         ("wheelhouse ", SourceKind.WHEELHOUSE),

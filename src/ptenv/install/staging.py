@@ -41,14 +41,14 @@ def install_lock(target: Path) -> Iterator[None]:
     handle = path.open("a+")
     try:
         if sys.platform == "win32":  # pragma: no cover
-            import msvcrt  # noqa: PLC0415
+            import msvcrt  # noqa: PLC0415 - exists on Windows only
 
             try:
                 msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
             except OSError:
                 raise _busy(target) from None
         else:
-            import fcntl  # noqa: PLC0415
+            import fcntl  # noqa: PLC0415 - exists on POSIX only
 
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

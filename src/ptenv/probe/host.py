@@ -222,7 +222,7 @@ def probe_cpu() -> CpuInfo:
     import cpuinfo  # noqa: PLC0415 - slow import kept off the Linux path
 
     info = cpuinfo.get_cpu_info()
-    import psutil  # noqa: PLC0415
+    import psutil  # noqa: PLC0415 - only where /proc is missing
 
     return CpuInfo(
         model=info.get("brand_raw"),

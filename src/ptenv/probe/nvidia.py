@@ -219,7 +219,7 @@ def _error_code(error: BaseException) -> int | None:
 def _read_gpu(nvml: Nvml, index: int) -> Gpu:
     try:
         handle = nvml.nvmlDeviceGetHandleByIndex(index)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001 - any binding error becomes a finding
         return Gpu(index=index, lost=_error_code(error) == NVML_ERROR_GPU_IS_LOST)
     cc = _field(lambda: nvml.nvmlDeviceGetCudaComputeCapability(handle))
     memory = _field(lambda: nvml.nvmlDeviceGetMemoryInfo(handle))
@@ -266,7 +266,7 @@ def _read_gpu(nvml: Nvml, index: int) -> Gpu:
 def _lost(call: Callable[[], object]) -> bool:
     try:
         call()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001 - any binding error becomes a finding
         return _error_code(error) == NVML_ERROR_GPU_IS_LOST
     return False
 
