@@ -441,17 +441,44 @@ def stage_train_compiled(state: dict[str, Any], mode: str) -> dict[str, Any]:
 
 
 def _matmul_tflops(torch: Any, dtype: Any, size: int = 4096, repeat: int = 20) -> float:
+    """Dense matmul throughput, timed on the GPU with CUDA events after three warm-up runs."""
     a = torch.randn(size, size, device="cuda", dtype=dtype)
     b = torch.randn(size, size, device="cuda", dtype=dtype)
     for _ in range(3):
         a @ b
-    torch.cuda.synchronize()
-    start = time.perf_counter()
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    start.record()
     for _ in range(repeat):
         a @ b
-    torch.cuda.synchronize()
-    seconds = (time.perf_counter() - start) / repeat
+    end.record()
+    end.synchronize()
+    seconds = float(start.elapsed_time(end)) / 1000 / repeat
     return 2 * size**3 / seconds / 1e12
+
+
+def _cuda_tflops(torch: Any, capability: tuple[int, int]) -> dict[str, Any]:
+    """fp32 as torch's default computes it (TF32 off), tf32, and the half types the GPU has.
+
+    TF32 exists from compute capability 8.0; fp16 tensor cores from 7.0; bf16 from 8.0
+    (torch.cuda.is_bf16_supported() also says yes where bf16 is only emulated, so the
+    capability decides).
+    """
+    precision = torch.get_float32_matmul_precision()
+    tflops: dict[str, Any] = {}
+    try:
+        torch.set_float32_matmul_precision("highest")
+        tflops["fp32"] = _matmul_tflops(torch, torch.float32)
+        if capability >= (8, 0):
+            torch.set_float32_matmul_precision("high")
+            tflops["tf32"] = _matmul_tflops(torch, torch.float32)
+    finally:
+        torch.set_float32_matmul_precision(precision)
+    if capability >= (7, 0):
+        tflops["fp16"] = _matmul_tflops(torch, torch.float16)
+    if capability >= (8, 0):
+        tflops["bf16"] = _matmul_tflops(torch, torch.bfloat16)
+    return tflops
 
 
 def stage_figures(state: dict[str, Any]) -> dict[str, Any]:
@@ -473,12 +500,8 @@ def stage_figures(state: dict[str, Any]) -> dict[str, Any]:
         )
     if state["device"] == "cuda":
         figures["peak_memory_bytes"] = torch.cuda.max_memory_allocated()
-        tflops = {"fp32": _matmul_tflops(torch, torch.float32)}
-        if state.get("capability", (0, 0)) >= (7, 0):
-            tflops["fp16"] = _matmul_tflops(torch, torch.float16)
-        if torch.cuda.is_bf16_supported():
-            tflops["bf16"] = _matmul_tflops(torch, torch.bfloat16)
-        figures["matmul_tflops"] = tflops
+        figures["float32_matmul_precision"] = torch.get_float32_matmul_precision()
+        figures["matmul_tflops"] = _cuda_tflops(torch, state.get("capability", (0, 0)))
     else:
         figures["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if "ddp" in state:
