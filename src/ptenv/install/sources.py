@@ -5,6 +5,7 @@ sources the user's pip is configured with. Lists what a source holds for one pro
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 import urllib.parse
 from dataclasses import dataclass
@@ -171,8 +172,18 @@ def parse_pip_config(text: str) -> dict[str, str]:
 
 
 def read_pip_config(python: str = sys.executable) -> dict[str, str]:
-    done = _proc.run([python, "-m", "pip", "config", "list"], timeout=30)
-    return parse_pip_config(done.stdout) if done.ok else {}
+    """What the user's pip is configured with, as `pip config list` reports it.
+
+    ptenv's own environment may have no pip (bootstrap, `uv tool install`), so the pip on
+    PATH answers when this interpreter's cannot: the configuration files are the same.
+    """
+    candidates = [[python, "-m", "pip"]]
+    candidates += [[found] for found in (shutil.which("pip3"), shutil.which("pip")) if found]
+    for pip in candidates:
+        done = _proc.run([*pip, "config", "list"], timeout=30)
+        if done.ok:
+            return parse_pip_config(done.stdout)
+    return {}
 
 
 def list_project(source: Source, project: str) -> list[IndexFile]:
