@@ -84,6 +84,56 @@ def error_document(schema: str, code: str, message: str, hint: str) -> ErrorDocu
     return {"schema": schema, "error": {"code": code, "message": message, "hint": hint}}
 
 
+# What the symbols ptenv prints become on a stream that cannot encode them (a GBK console, a
+# stdout redirected on a Windows code page): readable ASCII rather than a crash.
+_ASCII = str.maketrans(
+    {
+        "✓": "ok",
+        "✗": "FAIL",
+        "→": "->",
+        "·": "|",
+        "²": "^2",
+        "µ": "u",
+        "°": " deg",
+        "—": "-",
+        "…": "...",
+        **dict(zip("▁▂▃▄▅▆▇█", "_.-~=+*#", strict=True)),
+    }
+)
+
+
+_ASCII_SOURCE = tuple(chr(code) for code in _ASCII)
+
+
+class _AsciiStream:
+    """A text stream that writes ptenv's symbols as ASCII and replaces anything else."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(text.translate(_ASCII))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def safe_streams() -> None:
+    """Make stdout and stderr survive any encoding: ASCII fallbacks where UTF-8 is not there."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if isinstance(stream, _AsciiStream):
+            continue
+        try:
+            "".join(_ASCII_SOURCE).encode(getattr(stream, "encoding", None) or "ascii")
+        except (UnicodeEncodeError, LookupError):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(errors="replace")  # whatever the table does not cover
+            setattr(sys, name, _AsciiStream(stream))
+
+
 def print_error(message: str, hint: str) -> None:
     """One clear sentence and a hint, on stderr."""
     sys.stderr.write(f"error: {message}\n")

@@ -1,0 +1,83 @@
+"""The rough edges a newcomer hits first (issue 15): each is one clear exit, never 70."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ptenv.cli import app
+from tests.check.test_check import fake_venv
+
+runner = CliRunner()
+
+PASSING_DOCUMENT = json.dumps(
+    {
+        "ok": True,
+        "device": "cpu",
+        "cache": {"dir": None, "warm": None},
+        "stages": [
+            {"name": "import", "ok": True, "seconds": 1.0, "detail": {"torch": "2.13.0+cpu"}},
+            {"name": "device", "ok": True, "seconds": 0.1, "detail": {"device": "cpu"}},
+            {
+                "name": "numerics",
+                "ok": True,
+                "seconds": 0.1,
+                "detail": {"size": 256, "relative_error": 1e-7},
+            },
+            {
+                "name": "train_eager",
+                "ok": True,
+                "seconds": 1.0,
+                "detail": {"loss_first": 2.3, "loss_last": 0.1, "losses": [2.3, 1.0, 0.1]},
+            },
+        ],
+    }
+)
+RAN = 'echo ran >> "$(dirname "$0")/ran"'
+
+
+def test_too_few_steps_is_exit_2_naming_the_minimum(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["check", "--venv", str(tmp_path), "--steps", "5"])
+    assert result.exit_code == 2
+    assert "greater than or equal to 20" in result.output
+
+
+def test_a_junit_file_in_a_missing_folder_is_refused_before_the_check_runs(
+    tmp_path: Path,
+) -> None:
+    venv = fake_venv(tmp_path, f"{RAN}; stage import; echo 'PTENV_JSON={PASSING_DOCUMENT}'")
+    junit = tmp_path / "missing" / "check.xml"
+    result = runner.invoke(app, ["check", "--venv", str(venv), "--junit", str(junit)])
+    assert result.exit_code == 2, result.output
+    assert f"--junit {junit} is in {junit.parent}, which does not exist." in result.stderr
+    assert not (venv / "bin" / "ran").exists(), "the check ran before the path was refused"
+
+
+def test_a_lock_in_a_missing_folder_is_refused_before_any_work(tmp_path: Path) -> None:
+    lock = tmp_path / "nowhere" / "ptenv.lock"
+    result = runner.invoke(
+        app, ["install", "--venv", str(tmp_path / "env"), "--lock", str(lock), "--dry-run"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--lock" in result.stderr and "does not exist" in result.stderr
+    assert not (tmp_path / "env").exists()
+
+
+def test_a_check_on_a_gbk_console_prints_ascii_and_exits_0(tmp_path: Path) -> None:
+    """A Chinese Windows code page cannot encode ✓; the report must still come out."""
+    venv = fake_venv(tmp_path, f"stage import; echo 'PTENV_JSON={PASSING_DOCUMENT}'")
+    done = subprocess.run(
+        [sys.executable, "-m", "ptenv", "check", "--venv", str(venv)],
+        capture_output=True,
+        env={"PYTHONIOENCODING": "gbk", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        timeout=120,
+        check=False,
+    )
+    out = done.stdout.decode("gbk")
+    assert done.returncode == 0, done.stderr.decode("gbk", errors="replace")
+    assert "✓" not in out and "ok" in out and "OK in" in out
+    assert "internal error" not in done.stderr.decode("gbk", errors="replace")
