@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ptenv.install.workflow import Environment
-    from ptenv.releases.matrix import Row
+    from ptenv.releases.matrix import Cell, Row
 
 DOCTOR_SCHEMA = "ptenv.doctor/1"
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -280,8 +280,9 @@ def render_plan(plan: Plan, machine: Machine) -> None:
         f"[bold]torch {plan.torch}[/bold] · [bold]{plan.variant}[/bold] · Python "
         f"{plan.python} · {plan.platform}{target}"
     )
-    out.print(f"index: {plan.index_url}", markup=False)
-    out.print("pins:  " + _pins(plan), markup=False)
+    # URLs and commands are printed whole (soft wrap): a pasted line must not break.
+    out.print(f"index: {plan.index_url}", markup=False, soft_wrap=True)
+    out.print("pins:  " + _pins(plan), markup=False, soft_wrap=True)
     out.print()
     out.print("[bold]Why[/bold]")
     for number, reason in enumerate(plan.reasons, 1):
@@ -294,6 +295,7 @@ def render_plan(plan: Plan, machine: Machine) -> None:
     out.print(
         "Install by hand: uv pip install " + _pins(plan) + f" --index-url {plan.index_url}",
         markup=False,
+        soft_wrap=True,
     )
 
 
@@ -325,7 +327,41 @@ def matrix_document(platform: str, rows: Sequence[Row]) -> MatrixDocument:
     }
 
 
+NARROW_COLUMNS = 100  # at or below this width the matrix is a list, not a table
+
+
 def render_matrix(platform: str, rows: Sequence[Row], columns: Sequence[str]) -> None:
+    """A table on a wide terminal; one block per release at NARROW_COLUMNS or fewer."""
+    out = console()
+    if out.width <= NARROW_COLUMNS:
+        _render_matrix_narrow(out, platform, rows)
+    else:
+        out.print(_matrix_table(platform, rows, columns))
+    out.print(
+        "? = architecture list unknown · * = UNVERIFIED · (x.y.z) = only in those patches",
+        markup=False,
+    )
+
+
+def _cell_text(cell: Cell) -> str:
+    return cell.summary + (f" ({','.join(cell.only_in)})" if cell.only_in else "")
+
+
+def _python_range(row: Row) -> str:
+    pythons = [p for p in row.python if not p.endswith("t")]
+    return f"{pythons[0]}-{pythons[-1]}" if pythons else "?"
+
+
+def _render_matrix_narrow(out: Console, platform: str, rows: Sequence[Row]) -> None:
+    out.print(f"[bold]PyTorch builds for {platform}[/bold] (GPU architectures: SASS range, +PTX)")
+    for row in rows:
+        out.print(f"[bold]torch {row.patches[-1]}[/bold] · Python {_python_range(row)}")
+        for cell in row.cells:
+            marker = "*" if cell.unverified else ""
+            out.print(f"  {cell.variant + marker:<10} {_cell_text(cell)}", markup=False)
+
+
+def _matrix_table(platform: str, rows: Sequence[Row], columns: Sequence[str]) -> Any:
     from rich.table import Table
 
     cuda_columns = [c for c in columns if c.startswith("cu")]
@@ -340,29 +376,16 @@ def render_matrix(platform: str, rows: Sequence[Row], columns: Sequence[str]) ->
     table.add_column("ROCm / XPU")
     for row in rows:
         by_variant = {cell.variant: cell for cell in row.cells}
-        pythons = [p for p in row.python if not p.endswith("t")]
-        python = f"{pythons[0]}-{pythons[-1]}" if pythons else "?"
-        cells = []
-        for column in ["cpu", *cuda_columns]:
-            cell = by_variant.get(column)
-            text = cell.summary if cell else ""
-            if cell and cell.only_in:
-                text += " (" + ",".join(cell.only_in) + ")"
-            cells.append(text)
+        cells = [
+            _cell_text(by_variant[c]) if c in by_variant else "" for c in ["cpu", *cuda_columns]
+        ]
         others = " ".join(
             c.variant + ("*" if c.unverified else "")
             for c in row.cells
             if not c.variant.startswith("cu") and c.variant != "cpu"
         )
-        table.add_row(row.patches[-1], python, *cells, others)
-    out = console()
-    out.width = max(out.width, 170)  # a wide table: wider than a pipe's default 80 columns
-    out.print(table)
-    out.print(
-        "? = architecture list unknown · * = UNVERIFIED in the release data · "
-        "(x.y.z) = only in those patches",
-        markup=False,
-    )
+        table.add_row(row.patches[-1], _python_range(row), *cells, others)
+    return table
 
 
 def matrix_markdown(platform: str, rows: Sequence[Row], columns: Sequence[str]) -> str:

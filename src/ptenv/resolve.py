@@ -142,13 +142,7 @@ def _candidates(
             continue
         fitting.append((release, patch))
     if not fitting:
-        pythons = sorted({r.minor for r, _ in wanted if platform in r.variants})
-        what = "release" if spec is None else f"release matching {spec}"
-        raise NoCompatibleBuild(
-            f"No PyTorch {what} publishes wheels for Python {python} on {platform}.",
-            hint=f"Releases for {platform}: {', '.join(pythons) or 'none'}; pick another "
-            "Python (--python) or torch version (--torch).",
-        )
+        raise _no_release_fits(spec, python, platform, data)
     newest_release = fitting[0][0]
     skipped = [
         r.minor
@@ -212,18 +206,20 @@ def judge(
         return _unusable(
             variant, f"needs glibc >= {glibc} (this host has {machine.os.libc_version})"
         )
-    blocked = _below_driver_floor(driver, facts, variant, machine.os.system, notes)
-    if blocked is not None:
-        return blocked
+    old_driver = _below_driver_floor(driver, facts, variant, machine.os.system, notes)
     rule = data.arches(variant.tag, machine.platform, patch)
     if rule is None:
         return _unusable(
             variant, "its GPU architecture list is unknown (UNVERIFIED in the release data)"
         )
+    if old_driver is not None:
+        # A newer driver helps only if the build has kernels (or PTX) for every GPU.
+        uncovered = _uncovered_gpu(machine, rule, facts, None, variant, [])
+        return uncovered if uncovered is not None else old_driver
     if rule.unverified:
         notes.append(
             f"the architecture list of torch {release.minor} {variant} on {machine.platform} "
-            f"is UNVERIFIED ({rule.source})"
+            f"is UNVERIFIED (best guess from {data.cite(rule.source)})"
         )
     blocked = _uncovered_gpu(machine, rule, facts, driver, variant, notes)
     if blocked is not None:
@@ -399,6 +395,35 @@ def _newer_needs(newest: Release, rejected: dict[str, list[Verdict]]) -> str:
     return f"torch {newest.latest} is not usable: {whys}."
 
 
+def _no_release_fits(
+    spec: SpecifierSet | None, python: str, platform: str, data: ReleaseData
+) -> NoCompatibleBuild:
+    """Name what does exist for this platform, whatever --torch and --python asked for."""
+    published = [r for r in data.releases if platform in r.variants]
+    what = "release" if spec is None else f"release matching {spec}"
+    if not published:
+        return NoCompatibleBuild(
+            f"No PyTorch 2.x release publishes wheels for {platform}.",
+            hint="Supported: " + ", ".join(PLATFORMS) + ".",
+        )
+    for_python = [r.minor for r in published if python in r.pythons(platform)]
+    listed = ", ".join(f"{r.minor} (Python {_span(r.pythons(platform))})" for r in published)
+    return NoCompatibleBuild(
+        f"No PyTorch {what} publishes wheels for Python {python} on {platform}.",
+        hint=f"Releases for {platform}: {listed}. "
+        + (
+            f"For Python {python}: --torch {for_python[-1]}."
+            if for_python
+            else "Pick a Python those releases have (--python)."
+        ),
+    )
+
+
+def _span(pythons: tuple[str, ...]) -> str:
+    regular = sorted((p for p in pythons if not p.endswith("t")), key=Version)
+    return f"{regular[0]}-{regular[-1]}" if regular else "?"
+
+
 def _nothing_usable(
     candidates: list[tuple[Release, Version]],
     rejected: dict[str, list[Verdict]],
@@ -414,7 +439,9 @@ def _nothing_usable(
     drivers = [v.needed_driver for vs in rejected.values() for v in vs if v.needed_driver]
     if drivers:
         options.append(f"upgrade the driver to >= {min(drivers)}")
-    if older is not None:
+    if older is not None and older > candidates[0][1]:
+        options.append(f"ask for a newer torch: --torch {older.major}.{older.minor} runs here")
+    elif older is not None:
         options.append(f"pin torch <= {older}")
     options.append("use --cuda cpu for the CPU build")
     scope = f"torch {newest.minor}" if pinned else "any torch release"
@@ -532,9 +559,7 @@ def _pins(
         pins.append(Pin(name, Version(f"{version}{local}")))
         if release.is_unverified("companions", f"companions.{patch}", f"companions.{name}"):
             warnings.append(f"The {name} {version} pairing with torch {patch} is UNVERIFIED.")
-    reasons.append(
-        f"Companions of torch {patch} ({companions.source}): " + ", ".join(map(str, pins[1:])) + "."
-    )
+    reasons.append(f"Companions of torch {patch}: " + ", ".join(map(str, pins[1:])) + ".")
     if "torchaudio" in with_packages and release.version > Version("2.11"):
         reasons.append(
             "torchaudio has no release after 2.11: its 2.11 line serves every later "

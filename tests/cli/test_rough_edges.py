@@ -81,3 +81,50 @@ def test_a_check_on_a_gbk_console_prints_ascii_and_exits_0(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr.decode("gbk", errors="replace")
     assert "✓" not in out and "ok" in out and "OK in" in out
     assert "internal error" not in done.stderr.decode("gbk", errors="replace")
+
+
+def _plan(*args: str, columns: int = 80) -> tuple[int, str]:
+    result = runner.invoke(app, ["plan", *args], env={"COLUMNS": str(columns)})
+    return result.exit_code, result.output
+
+
+def test_no_driver_is_offered_to_a_gpu_no_build_serves() -> None:
+    """sm_35 on R470: no CUDA build of torch 2.x has its kernels, whatever the driver."""
+    code, output = _plan("--gpu", "3.5", "--driver", "470.256.02")
+    assert code == 3
+    assert "upgrade the driver" not in output and "has no kernels for sm_35" in output
+
+
+def test_an_old_pinned_torch_on_a_new_gpu_is_told_to_ask_for_a_newer_one() -> None:
+    code, output = _plan("--gpu", "12.0", "--driver", "580.95.05", "--torch", "2.0")
+    assert code == 3
+    assert "pin torch <=" not in output and "--torch 2.15 runs here" in output
+
+
+def test_a_pin_an_intel_mac_has_no_wheels_for_names_what_it_has() -> None:
+    code, output = _plan("--os", "macos", "--arch", "x86_64", "--torch", "2.5", columns=200)
+    assert code == 3
+    assert "none" not in output
+    assert "2.2 (Python 3.8-3.12)" in output and "--torch 2.2" in output
+
+
+def test_reasons_carry_no_internal_source_tags() -> None:
+    code, output = _plan("--with", "torchvision,torchaudio", columns=200)
+    assert code == 0
+    assert "PYPI" not in output and "VISION" not in output and "AUDIO" not in output
+
+
+def test_the_install_command_is_one_line_whatever_the_width() -> None:
+    code, output = _plan("--gpu", "8.6", "--driver", "580.95.05", columns=60)
+    assert code == 0
+    line = next(line for line in output.splitlines() if line.startswith("Install by hand:"))
+    assert line.endswith("--index-url https://download.pytorch.org/whl/cu130")
+
+
+def test_the_matrix_fits_80_columns_and_is_a_table_when_wide() -> None:
+    narrow = runner.invoke(app, ["matrix"], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0
+    assert max(len(line) for line in narrow.output.splitlines()) <= 80
+    assert "  cu130      7.5-12.0+PTX" in narrow.output
+    wide = runner.invoke(app, ["matrix"], env={"COLUMNS": "220"})
+    assert "┃ torch" in wide.output

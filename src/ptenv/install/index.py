@@ -224,8 +224,7 @@ def verify_plan(plan: Plan, machine: Machine, newest_known: Version) -> Plan:
             raise NoCompatibleBuild(
                 f"{plan.index_url} has no {name} {version} wheel for Python {plan.python} on "
                 f"{plan.platform}.",
-                hint=f"It holds {name} "
-                + (", ".join(held[-8:]) if held else "nothing")
+                hint=(f"It holds {name} {', '.join(held[-8:])}" if held else f"It holds no {name}")
                 + "; pick another --torch, or another index.",
             )
         reasons.append(f"Index check: {wheel.file.filename} is on {plan.index_url}.")

@@ -419,7 +419,7 @@ def _check_companions(plan: Plan, source: Source, tags: list[Tag]) -> Plan:
             held = sorted({str(w.version) for w in wheels}, key=Version)[-5:]
             raise NoCompatibleBuild(
                 f"{source.label} has no {pin} wheel for this target.",
-                hint=f"It holds {name} {', '.join(held) or 'nothing'}.",
+                hint=f"It holds {name} {', '.join(held)}." if held else f"It holds no {name}.",
             )
     return plan
 

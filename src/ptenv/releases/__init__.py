@@ -113,6 +113,10 @@ class ReleaseData:
     def release(self, minor: str) -> Release | None:
         return next((r for r in self.releases if r.minor == minor), None)
 
+    def cite(self, tags: str) -> str:
+        """A fact's `source` tags ("PYPI; AUDIO") as the sources they stand for, for people."""
+        return "; ".join(self.sources.get(tag.strip(), tag.strip()) for tag in tags.split(";"))
+
     @property
     def newest(self) -> Release:
         return self.releases[-1]
