@@ -32,6 +32,12 @@ class Rule:
 
 
 CATALOG: dict[str, Rule] = {
+    "target-driver-unknown": Rule(
+        Severity.WARNING,
+        "Target GPUs given without a driver",
+        "Add --driver (as nvidia-smi prints it on the target, e.g. 580.95.05) so the plan "
+        "checks the driver; without it each CUDA build's minimum driver is assumed.",
+    ),
     "no-nvidia-driver": Rule(
         Severity.INFO,
         "No NVIDIA driver or GPU",
@@ -265,7 +271,14 @@ def diagnose(
 def _driver(machine: Machine) -> Iterator[Finding]:
     nvidia = machine.nvidia
     if "gpu" in machine.overridden or "driver" in machine.overridden:
-        return  # a described target: the host's driver state is not the question
+        # A described target: the host's driver state is not the question, the target's is.
+        if nvidia.visible_gpus and nvidia.driver_version is None:
+            yield finding(
+                "target-driver-unknown",
+                f"--gpu describes {len(nvidia.visible_gpus)} GPU(s) but no driver is known "
+                "(none on this machine, and no --driver).",
+            )
+        return
     if nvidia.nouveau_bound:
         yield finding(
             "nouveau-bound",

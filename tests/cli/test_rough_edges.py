@@ -128,3 +128,29 @@ def test_the_matrix_fits_80_columns_and_is_a_table_when_wide() -> None:
     assert "  cu130      7.5-12.0+PTX" in narrow.output
     wide = runner.invoke(app, ["matrix"], env={"COLUMNS": "220"})
     assert "┃ torch" in wide.output
+
+
+def test_gpus_are_known_by_their_names() -> None:
+    from ptenv.models import ComputeCapability
+    from ptenv.probe.overrides import parse_gpus
+
+    named = parse_gpus("rtx4090,RTX 4090,4090,a100,h100,b200,1080ti,t4,v100,jetson-orin")
+    assert [str(cc) for cc in named] == [
+        "8.9", "8.9", "8.9", "8.0", "9.0", "10.0", "6.1", "7.5", "7.0", "8.7"
+    ]  # fmt: skip
+    assert parse_gpus("sm_86") == (ComputeCapability(8, 6),)
+
+
+def test_a_compute_capability_no_gpu_has_is_exit_2() -> None:
+    for gpu in ("99", "8.3", "rtx9999"):
+        result = runner.invoke(app, ["plan", "--gpu", gpu, "--driver", "580.95.05"])
+        assert result.exit_code == 2, (gpu, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_a_gpu_without_a_driver_is_a_finding_not_silence() -> None:
+    """With NVML's driver (a GPU machine) nothing is unknown; without one, it is said."""
+    document = json.loads(runner.invoke(app, ["doctor", "--json", "--gpu", "8.6"]).stdout)
+    codes = [f["code"] for f in document["findings"]]
+    driver_known = document["machine"]["nvidia"]["driver_version"] is not None
+    assert ("target-driver-unknown" in codes) is not driver_known

@@ -20,7 +20,7 @@ from ptenv.models import (
     PythonInfo,
 )
 from ptenv.probe.host import normalize_arch, normalize_os
-from ptenv.releases import ReleaseData
+from ptenv.releases import ReleaseData, gpus
 
 _PYTHON_PATTERN = re.compile(r"^(?:cp)?3\.?(\d{1,2})(t?)$")
 
@@ -68,25 +68,32 @@ def parse_driver(text: str) -> DriverVersion:
 
 
 def parse_gpus(text: str) -> tuple[ComputeCapability, ...]:
-    """'8.6', 'sm_86', '8.6,8.0' -> compute capabilities; 'none' -> ()."""
+    """'8.6', 'sm_86', 'rtx4090', '8.6,a100' -> compute capabilities; 'none' -> ()."""
     if _is_none(text):
         return ()
-    capabilities = []
-    for part in text.split(","):
-        try:
-            capability = ComputeCapability.parse(part)
-        except ValueError:
-            raise UsageError(
-                f"--gpu {part.strip()!r} is not a compute capability.",
-                hint="Use 8.6 or sm_86 (several: 8.6,8.0), or 'none' for a machine with no GPU.",
-            ) from None
-        if not 3 <= capability.major <= 15:
-            raise UsageError(
-                f"--gpu {part.strip()!r} is outside the range of NVIDIA GPUs (3.0 to 15.x).",
-                hint="Look the card up with `nvidia-smi --query-gpu=compute_cap --format=csv`.",
-            )
-        capabilities.append(capability)
-    return tuple(capabilities)
+    return tuple(_parse_gpu(part.strip()) for part in text.split(","))
+
+
+def _parse_gpu(part: str) -> ComputeCapability:
+    named = gpus.by_name(part)
+    if named is not None:
+        return named
+    try:
+        capability = ComputeCapability.parse(part)
+    except ValueError:
+        raise UsageError(
+            f"--gpu {part!r} is neither a compute capability nor a GPU ptenv knows by name.",
+            hint="Use 8.6 or sm_86, a name such as rtx4090, a100, h100, t4 (several: "
+            "8.6,a100), or 'none' for a machine with no GPU.",
+        ) from None
+    if capability not in gpus.KNOWN_CAPABILITIES:
+        known = ", ".join(str(cc) for cc in sorted(gpus.KNOWN_CAPABILITIES))
+        raise UsageError(
+            f"--gpu {part!r}: no NVIDIA GPU has compute capability {capability}.",
+            hint=f"Known: {known}. `nvidia-smi --query-gpu=compute_cap --format=csv` "
+            "prints the card's.",
+        )
+    return capability
 
 
 def apply_overrides(machine: Machine, overrides: TargetOverrides, data: ReleaseData) -> Machine:
