@@ -71,9 +71,28 @@ def test_nvml_failures_map_to_their_codes(data: ReleaseData) -> None:
     }
     for problem, code in expected.items():
         machine = make_machine(
-            nvidia=NvidiaInfo(problem=problem, driver_version=DriverVersion.parse("550.54.15"))
+            nvidia=NvidiaInfo(
+                problem=problem, driver_version=DriverVersion.parse("550.54.15"), pci_devices=1
+            )
         )
         assert code in codes(diagnose(machine, None, data))
+
+
+def test_driver_not_loaded_without_an_nvidia_device_is_information(data: ReleaseData) -> None:
+    """NVIDIA's real NVML says "Driver Not Loaded" on a machine with no NVIDIA GPU at all."""
+    bare = make_machine(nvidia=NvidiaInfo(problem=NvidiaProblem.DRIVER_NOT_LOADED))
+    found = {f.code: f for f in diagnose(bare, None, data)}
+    assert "driver-not-loaded" not in found
+    assert found["nvidia-libraries-without-gpu"].severity is Severity.INFO
+    container = make_machine(
+        os=OsInfo(system="linux", release="6.8", container="docker"),
+        nvidia=NvidiaInfo(problem=NvidiaProblem.DRIVER_NOT_LOADED, nvidia_visible_devices="all"),
+    )
+    assert "container-without-gpu" in codes(diagnose(container, None, data))
+    with_device = make_machine(
+        nvidia=NvidiaInfo(problem=NvidiaProblem.DRIVER_NOT_LOADED, pci_devices=1)
+    )
+    assert "driver-not-loaded" in codes(diagnose(with_device, None, data))
 
 
 def test_nouveau_bound_is_an_error(data: ReleaseData) -> None:

@@ -32,6 +32,12 @@ class Rule:
 
 
 CATALOG: dict[str, Rule] = {
+    "nvidia-libraries-without-gpu": Rule(
+        Severity.INFO,
+        "NVIDIA libraries installed, but no NVIDIA GPU here",
+        "Nothing to do: ptenv plans the CPU build. On a GPU machine or in a GPU container, "
+        "check that the GPU is passed through (PCI, --gpus all).",
+    ),
     "target-driver-unknown": Rule(
         Severity.WARNING,
         "Target GPUs given without a driver",
@@ -287,6 +293,8 @@ def _driver(machine: Machine) -> Iterator[Finding]:
         )
     if nvidia.problem is NvidiaProblem.LIBRARY_NOT_FOUND:
         yield _without_nvml(machine)
+    elif nvidia.problem is NvidiaProblem.DRIVER_NOT_LOADED and not _nvidia_hardware(nvidia):
+        yield _libraries_without_gpu(machine)
     elif nvidia.problem is not None:
         yield _nvml_problem(nvidia, nvidia.problem)
     elif not nvidia.gpus and _container_asks_for_gpus(machine):
@@ -297,6 +305,26 @@ def _driver(machine: Machine) -> Iterator[Finding]:
             "for some.",
         )
     yield from _visible_devices(nvidia)
+
+
+def _nvidia_hardware(nvidia: NvidiaInfo) -> bool:
+    """An NVIDIA GPU on the PCI bus, or device nodes that existed before NVML was asked."""
+    return nvidia.pci_devices > 0 or nvidia.device_nodes
+
+
+def _libraries_without_gpu(machine: Machine) -> Finding:
+    """NVML's "Driver Not Loaded" where there is nothing for a driver to drive."""
+    if _container_asks_for_gpus(machine):
+        return finding(
+            "container-without-gpu",
+            "NVIDIA_VISIBLE_DEVICES asks for GPUs, but this "
+            f"{machine.os.container} container has no NVIDIA GPU or devices.",
+        )
+    return finding(
+        "nvidia-libraries-without-gpu",
+        "NVIDIA's libraries are installed, but this machine has no NVIDIA GPU "
+        "(NVML: Driver Not Loaded; no NVIDIA PCI device, no device nodes).",
+    )
 
 
 def _container_asks_for_gpus(machine: Machine) -> bool:

@@ -220,3 +220,25 @@ def test_probe_marks_hidden_gpus_not_visible() -> None:
     info = probe(FakeNvml(gpus=[FakeGpu(), t4()]), env={"CUDA_VISIBLE_DEVICES": "1"})
     assert [g.visible for g in info.gpus] == [False, True]
     assert info.cuda_visible_devices == "1"
+
+
+def test_device_nodes_are_read_before_nvml_creates_them() -> None:
+    """NVML run as root mknods /dev/nvidiactl before failing: that is no evidence of a driver."""
+    nodes = [False]
+
+    class MknodNvml(FakeNvml):
+        def nvmlInit(self) -> None:
+            nodes[0] = True  # what the real library does as root
+            raise NvmlCallError(9)  # NVML_ERROR_DRIVER_NOT_LOADED
+
+    info = nvidia.probe_nvidia(
+        MknodNvml(),
+        {},
+        read=lambda _path: None,
+        nvidia_smi=lambda: None,
+        pci_functions=lambda: 0,
+        nouveau=lambda: False,
+        device_nodes=lambda: nodes[0],
+    )
+    assert nodes[0], "the fake did not stand in for NVML's mknod"
+    assert info.problem is NvidiaProblem.DRIVER_NOT_LOADED and info.device_nodes is False

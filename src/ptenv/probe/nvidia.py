@@ -350,7 +350,13 @@ def probe_nvidia(
     nouveau: Callable[[], bool] = nouveau_bound,
     device_nodes: Callable[[], bool] = lambda: Path("/dev/nvidiactl").exists(),
 ) -> NvidiaInfo:
-    """All NVIDIA facts, from NVML where it answers and the fallbacks where it does not."""
+    """All NVIDIA facts, from NVML where it answers and the fallbacks where it does not.
+
+    Device nodes and PCI functions are read before NVML is asked: NVML itself, run as root,
+    creates /dev/nvidiactl before it fails, which must not count as evidence of a driver.
+    """
+    has_nodes = device_nodes()
+    pci = pci_functions()
     if nvml is not None:
         info = read_nvml(nvml)
     else:
@@ -371,7 +377,6 @@ def probe_nvidia(
         if proc_driver is not None:
             driver = DriverVersion.read(proc_driver)
             sources["driver_version"] = "/proc/driver/nvidia/version"
-    has_nodes = device_nodes()
     if info.problem is not None and not gpus and (driver is not None or has_nodes):
         csv = nvidia_smi()
         if csv:
@@ -392,7 +397,7 @@ def probe_nvidia(
         problem=info.problem,
         problem_detail=info.problem_detail,
         gpus=gpus,
-        pci_devices=pci_functions(),
+        pci_devices=pci,
         nouveau_bound=nouveau(),
         device_nodes=has_nodes,
         cuda_visible_devices=cuda_visible,
