@@ -79,6 +79,41 @@ IndexBaseOption = Annotated[
     typer.Option("--index-base", help="Wheel index root; the variant index is <base>/<variant>."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+MirrorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mirror",
+        envvar="PTENV_MIRROR",
+        help="A named mirror of the PyTorch index: nju, aliyun, sjtu.",
+        show_default=False,
+        rich_help_panel="Source",
+    ),
+]
+FindLinksOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--find-links",
+        help="Offline wheelhouse folder (no index is contacted).",
+        show_default=False,
+        rich_help_panel="Source",
+    ),
+]
+UsePipConfigOption = Annotated[
+    bool,
+    typer.Option(
+        "--use-pip-config",
+        help="Use the index / extra-index / find-links pip is configured with.",
+        rich_help_panel="Source",
+    ),
+]
+InsecureOption = Annotated[
+    bool,
+    typer.Option(
+        "--insecure",
+        help="Allow a plain-http index that is not on loopback.",
+        rich_help_panel="Source",
+    ),
+]
 
 
 def _version_callback(value: bool) -> None:
@@ -218,6 +253,18 @@ def plan(
             "--verify-index", help="Read the chosen index and confirm the wheels exist (network)."
         ),
     ] = False,
+    mirror: MirrorOption = None,
+    find_links: FindLinksOption = None,
+    use_pip_config: UsePipConfigOption = False,
+    insecure: InsecureOption = False,
+    venv: Annotated[
+        Path | None,
+        typer.Option(
+            "--venv",
+            help="Plan for this venv's Python (as `ptenv install --venv` would).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
     os_name: OsOption = None,
     arch: ArchOption = None,
@@ -225,10 +272,13 @@ def plan(
     driver: DriverOption = None,
     gpu: GpuOption = None,
 ) -> None:
-    """Which torch build fits this machine (or a target machine), and why. Offline.
+    """Which torch build fits this machine (or a target machine), and why.
+
+    Offline, unless a source is named (--mirror, --find-links, --use-pip-config): then it reads
+    that source as `ptenv install` would, and plans what the source really holds.
 
     Exit status: 0 a plan, 2 bad usage, 3 no compatible build, 4 index unreachable
-    (--verify-index).
+    (--verify-index, or a named source).
     """
     companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
 
@@ -239,9 +289,24 @@ def plan(
         from ptenv.probe.overrides import TargetOverrides
 
         overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
+        from ptenv.install.sources import SourceOptions
+
         request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
+        named = mirror is not None or find_links is not None or use_pip_config
+        source = SourceOptions(
+            index_base=index_base,
+            mirror=mirror,
+            find_links=find_links,
+            use_pip_config=use_pip_config,
+            insecure=insecure,
+        )
         result = workflows.plan(
-            overrides, request, Context(env=dict(os.environ)), verify_index=verify_index
+            overrides,
+            request,
+            Context(env=dict(os.environ)),
+            verify_index=verify_index,
+            source=source if named else None,
+            venv=venv,
         )
         if as_json:
             report.emit_json(report.plan_document(result.plan, result.machine))
@@ -460,32 +525,10 @@ def install(
         str, typer.Option("--installer", help="auto (uv, else pip), uv or pip.")
     ] = "auto",
     index_base: IndexBaseOption = DEFAULT_INDEX_BASE,
-    mirror: Annotated[
-        str | None,
-        typer.Option(
-            "--mirror",
-            help="A named mirror of the PyTorch index: nju, aliyun, sjtu.",
-            show_default=False,
-        ),
-    ] = None,
-    find_links: Annotated[
-        Path | None,
-        typer.Option(
-            "--find-links",
-            help="Offline wheelhouse folder (no index is contacted).",
-            show_default=False,
-        ),
-    ] = None,
-    use_pip_config: Annotated[
-        bool,
-        typer.Option(
-            "--use-pip-config",
-            help="Use the index / extra-index / find-links pip is configured with.",
-        ),
-    ] = False,
-    insecure: Annotated[
-        bool, typer.Option("--insecure", help="Allow a plain-http index that is not on loopback.")
-    ] = False,
+    mirror: MirrorOption = None,
+    find_links: FindLinksOption = None,
+    use_pip_config: UsePipConfigOption = False,
+    insecure: InsecureOption = False,
     lock: Annotated[
         Path | None,
         typer.Option(

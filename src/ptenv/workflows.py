@@ -21,6 +21,7 @@ from ptenv.resolve import resolve
 
 if TYPE_CHECKING:
     from ptenv.check import CheckOptions
+    from ptenv.install.sources import SourceOptions
     from ptenv.install.workflow import Environment, InstallOptions
 
 # The install workflow, check and index (urllib, http.client) are imported where they are
@@ -86,8 +87,13 @@ def plan(
     context: Context,
     *,
     verify_index: bool = False,
+    source: SourceOptions | None = None,
+    venv: Path | None = None,
 ) -> PlanResult:
+    """The plan for this machine or a described one; with a source, what that source holds."""
     data = releases.load()
+    if venv is not None and overrides.python is None:
+        overrides = replace(overrides, python=_python_of(venv))
     if verify_index:
         from ptenv.install.index import check_url
 
@@ -100,11 +106,28 @@ def plan(
         nvml_loader=context.nvml_loader,
     )
     chosen = resolve(machine, request, data)
+    if source is not None:
+        from ptenv.install.availability import available
+        from ptenv.install.sources import source_for
+
+        found: list[str] = []
+        chosen = available(
+            chosen, source_for(chosen.variant, source), machine, request, data, found
+        )
+        chosen = replace(chosen, warnings=(*chosen.warnings, *found))
     if verify_index:
         from ptenv.install.index import verify_plan
 
         chosen = verify_plan(chosen, machine, data.newest.latest)
     return PlanResult(machine, chosen)
+
+
+def _python_of(venv: Path) -> str:
+    """The venv's Python minor as --python takes it: 3.12, or 3.14t when free-threaded."""
+    validate_venv(venv)
+    info = probe_venv(venv)
+    minor = ".".join(info.python_version.split(".")[:2])
+    return minor + ("t" if info.free_threaded else "")
 
 
 @dataclass(frozen=True)

@@ -473,3 +473,54 @@ def test_a_flat_listing_mirror_leaves_the_default_index_on_for_dependencies() ->
         Path("/v/bin/python"), Path("/r"), source, locked=False, use_config=False
     )
     assert "--no-index" not in argv and "--find-links" in argv
+
+
+def test_plan_reads_the_source_install_would_and_agrees_with_it(tmp_path: Path) -> None:
+    """A wheelhouse holding only 2.14.0: plan and install both say 2.14.0, not the newest."""
+    from tests.index_server import make_wheel
+
+    house = tmp_path / "house"
+    house.mkdir()
+    make_wheel(house, f"torch-2.14.0+cpu-{TAG}.whl")
+    planned = runner.invoke(app, ["plan", "--json", "--cuda", "cpu", "--find-links", str(house)])
+    assert planned.exit_code == 0, planned.output
+    code, installing, stderr = ptenv_install(
+        "--venv", "env", "--cuda", "cpu", "--find-links", str(house), "--dry-run"
+    )
+    assert code == 0, stderr
+    assert json.loads(planned.stdout)["packages"] == ["torch==2.14.0+cpu"]
+    assert installing["plan"]["packages"] == ["torch==2.14.0+cpu"]  # type: ignore[index]
+
+
+def _interpreters(minor: str) -> list[Path]:
+    """pythonX.Y on PATH, and beside this interpreter's installation (pyenv's layout)."""
+    import shutil
+
+    found = [Path(p) for p in [shutil.which(f"python{minor}")] if p]
+    return found + sorted(Path(sys.base_prefix).parent.glob(f"{minor}*/bin/python{minor}"))
+
+
+def test_plan_for_a_venv_plans_for_its_python(tmp_path: Path) -> None:
+    """Not for ptenv's own Python: a venv of another minor gets that minor's plan."""
+
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    other = next(
+        (
+            (minor, str(python))
+            for minor in ("3.12", "3.13", "3.10")
+            if minor != mine
+            for python in _interpreters(minor)
+            if subprocess.run([python, "-c", "pass"], check=False, capture_output=True).returncode
+            == 0
+        ),
+        None,
+    )
+    if other is None:
+        pytest.skip("no other Python minor on this machine")
+    venv = tmp_path / "target"
+    subprocess.run([other[1], "-m", "venv", "--without-pip", str(venv)], check=True)
+    result = runner.invoke(app, ["plan", "--json", "--venv", str(venv)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["python"] == other[0]
+    missing = runner.invoke(app, ["plan", "--venv", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2

@@ -28,15 +28,15 @@ from packaging.version import InvalidVersion, Version
 
 from ptenv import _proc, releases
 from ptenv.context import Context
-from ptenv.errors import InstallFailed, NoCompatibleBuild, UsageError
+from ptenv.errors import InstallFailed, UsageError
 from ptenv.install import backends as installers
 from ptenv.install import index, staging
 from ptenv.install import lock as lockfile
+from ptenv.install.availability import available
 from ptenv.install.index import IndexFile
 from ptenv.install.sources import (
     Source,
     SourceOptions,
-    foreign_links,
     list_project,
     read_pip_config,
     source_for,
@@ -44,7 +44,7 @@ from ptenv.install.sources import (
 from ptenv.models import Machine, Plan, Request, VariantKind, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.venv import interpreter_of, probe_venv, run_static_probe
-from ptenv.resolve import parse_torch_spec, resolve
+from ptenv.resolve import resolve
 
 CUDA_BUILD_BYTES = 6 * 10**9  # a CUDA torch venv is ~5.4 GB (measured), plus the cache
 CPU_BUILD_BYTES = 10**9
@@ -179,7 +179,7 @@ def _decide(request: Request, options: InstallOptions, machine: Machine) -> _Dec
         plan = resolve(machine, request, data)
         source = source_for(plan.variant, options.source)
         try:
-            plan = _available(plan, source, machine, request, data, warnings)
+            plan = available(plan, source, machine, request, data, warnings)
         except InstallFailed as error:
             raise _with_pip_config_hint(error, options) from None
     return _Decision(
@@ -357,71 +357,6 @@ def _version(filename_version: str) -> Version | None:
         return Version(filename_version)
     except InvalidVersion:
         return None
-
-
-def _available(
-    plan: Plan,
-    source: Source,
-    machine: Machine,
-    request: Request,
-    data: releases.ReleaseData,
-    warnings: list[str],
-) -> Plan:
-    """The plan if the source holds it; else the newest fitting version it does hold."""
-    files = list_project(source, "torch")
-    foreign = foreign_links(source, files)
-    if foreign and source.label != "official index":
-        warnings.append(
-            f"{source.label} links its wheels to {', '.join(foreign)}: downloads "
-            "come from there, not from the mirror."
-        )
-    wheels = index.wheels(files, "torch")
-    tags = index.target_tags(machine)
-    fitting = sorted({w.version for w in wheels if w.tags & set(tags)}, reverse=True)
-    newest_known = data.newest.latest
-    newer = index.newer_than_data(source.label, fitting, newest_known)
-    if newer:
-        warnings.append(newer)
-    wanted = plan.packages[0].version
-    if wanted in fitting:
-        return _check_companions(plan, source, tags)
-    spec = parse_torch_spec(request.torch)
-    for version in fitting:
-        if version.release > newest_known.release:
-            continue
-        if spec is not None and not spec.contains(version.public, prereleases=True):
-            continue
-        try:
-            fallback = resolve(machine, replace(request, torch=f"=={version.public}"), data)
-        except (NoCompatibleBuild, UsageError):
-            continue
-        pinned = fallback.packages[0].version
-        # The exact build, local tag included: an untagged Linux wheel is not the +cpu one.
-        if fallback.variant == plan.variant and pinned in fitting:
-            reasons = (
-                *fallback.reasons,
-                f"{source.label} does not hold torch {plan.torch}; "
-                f"{fallback.torch} is the newest build there that the policy allows.",
-            )
-            return _check_companions(replace(fallback, reasons=reasons), source, tags)
-    held = ", ".join(str(v) for v in fitting[:8]) or "no torch wheel for this Python/platform"
-    raise NoCompatibleBuild(
-        f"{source.label} holds no torch build that fits ({plan.packages[0]} was planned).",
-        hint=f"It holds: {held}.",
-    )
-
-
-def _check_companions(plan: Plan, source: Source, tags: list[Tag]) -> Plan:
-    for pin in plan.packages[1:]:
-        name = pin.name
-        wheels = index.wheels(list_project(source, name), name)
-        if index.pick(wheels, pin.version, tags) is None:
-            held = sorted({str(w.version) for w in wheels}, key=Version)[-5:]
-            raise NoCompatibleBuild(
-                f"{source.label} has no {pin} wheel for this target.",
-                hint=f"It holds {name} {', '.join(held)}." if held else f"It holds no {name}.",
-            )
-    return plan
 
 
 def _already_installed(existing: VenvInfo, plan: Plan) -> bool:
