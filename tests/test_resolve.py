@@ -7,9 +7,10 @@ import pytest
 from packaging.version import Version
 
 from ptenv.errors import NoCompatibleBuild, UsageError
-from ptenv.models import ComputeCapability, Machine, Request
+from ptenv.models import Machine, Request
 from ptenv.probe.overrides import TargetOverrides, apply_overrides
 from ptenv.releases import PLATFORMS, ReleaseData
+from ptenv.releases.gpus import KNOWN_CAPABILITIES
 from ptenv.resolve import judge, resolve
 from tests.conftest import make_machine
 
@@ -244,7 +245,8 @@ def test_every_cuda_cell_rejects_a_gpu_older_than_its_oldest_sass(data: ReleaseD
         oldest = min(rule.sass)
         if oldest.major <= 3:
             continue
-        older = ComputeCapability(oldest.major - 1, 0)
+        # The newest real GPU generation below the oldest SASS (4.0 and the like do not exist).
+        older = max(cc for cc in KNOWN_CAPABILITIES if cc < oldest)
         os_name, arch = platform.split("-")
         machine = target(
             data, os=os_name, arch=arch, python=release.python[-1], gpu=str(older), driver="600.0"

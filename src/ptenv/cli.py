@@ -5,6 +5,7 @@ codes. The only module that imports typer; the only place an exception becomes a
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -16,9 +17,12 @@ from ptenv.errors import ExitCode, PtenvError
 
 app = typer.Typer(
     name="ptenv",
+    # Plain help: no type placeholders on flags, no Rich on the --help path, and text that
+    # copies cleanly from any terminal.
+    rich_markup_mode=None,
     help="From a fresh machine to 'PyTorch 2.x works here, and here is the proof'.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -33,6 +37,7 @@ OsOption = Annotated[
     str | None,
     typer.Option(
         "--os",
+        metavar="OS",
         envvar="PTENV_OS",
         help="Target OS: linux, windows, macos.",
         rich_help_panel="Target machine",
@@ -42,6 +47,7 @@ ArchOption = Annotated[
     str | None,
     typer.Option(
         "--arch",
+        metavar="ARCH",
         envvar="PTENV_ARCH",
         help="Target architecture: x86_64, aarch64.",
         rich_help_panel="Target machine",
@@ -51,6 +57,7 @@ PythonOption = Annotated[
     str | None,
     typer.Option(
         "--python",
+        metavar="PYTHON",
         envvar="PTENV_PYTHON",
         help="Target Python minor, e.g. 3.12 or 3.14t.",
         rich_help_panel="Target machine",
@@ -60,6 +67,7 @@ DriverOption = Annotated[
     str | None,
     typer.Option(
         "--driver",
+        metavar="VERSION",
         envvar="PTENV_DRIVER",
         help="Target NVIDIA driver version, e.g. 550.54.15.",
         rich_help_panel="Target machine",
@@ -69,20 +77,38 @@ GpuOption = Annotated[
     str | None,
     typer.Option(
         "--gpu",
+        metavar="GPUS",
         envvar="PTENV_GPU",
-        help="Target GPU compute capabilities: 8.6, sm_86, 8.6,8.0, or none.",
+        help="Target GPUs: compute capabilities (8.6, sm_86) or names (rtx4090, a100, h100), "
+        "several with commas, or none.",
         rich_help_panel="Target machine",
     ),
 ]
 IndexBaseOption = Annotated[
     str,
-    typer.Option("--index-base", help="Wheel index root; the variant index is <base>/<variant>."),
+    typer.Option(
+        "--index-base",
+        metavar="URL",
+        help="Wheel index root; the variant index is <base>/<variant>.",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Only the result: no progress, no tables.")
+]
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Timestamped progress, each installer command, a traceback on an internal error.",
+    ),
+]
 MirrorOption = Annotated[
     str | None,
     typer.Option(
         "--mirror",
+        metavar="NAME",
         envvar="PTENV_MIRROR",
         help="A named mirror of the PyTorch index: nju, aliyun, sjtu.",
         show_default=False,
@@ -93,6 +119,7 @@ FindLinksOption = Annotated[
     Path | None,
     typer.Option(
         "--find-links",
+        metavar="DIR",
         help="Offline wheelhouse folder (no index is contacted).",
         show_default=False,
         rich_help_panel="Source",
@@ -122,8 +149,56 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
+# [tool.ptenv] keys a project's pyproject.toml may set -> the parameters they default.
+PROJECT_KEYS = {
+    "torch": "torch",
+    "cuda": "cuda",
+    "with": "with_packages",
+    "mirror": "mirror",
+    "installer": "installer",
+    "index-base": "index_base",
+    "venv": "venv",
+    "use-pip-config": "use_pip_config",
+}
+PROJECT_COMMANDS = ("doctor", "plan", "install", "check")  # matrix's --torch is a release line
+
+
+def _project_defaults(folder: Path) -> dict[str, dict[str, object]]:
+    """Defaults from the nearest pyproject.toml's [tool.ptenv]; flags and PTENV_* win."""
+    for candidate in (folder, *folder.parents):
+        path = candidate / "pyproject.toml"
+        if path.is_file():
+            break
+    else:
+        return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("ptenv", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        typer.echo(f"error: {path} cannot be read as TOML ({error}).", err=True)
+        typer.echo("hint: Fix the file, or run ptenv from another folder.", err=True)
+        raise typer.Exit(int(ExitCode.USAGE)) from None
+    unknown = sorted(set(table) - set(PROJECT_KEYS))
+    if unknown:
+        typer.echo(
+            f"error: [tool.ptenv] in {path} has unknown keys: {', '.join(unknown)}.", err=True
+        )
+        typer.echo(f"hint: Known: {', '.join(PROJECT_KEYS)}.", err=True)
+        raise typer.Exit(int(ExitCode.USAGE))
+    settings = {
+        PROJECT_KEYS[key]: ",".join(map(str, value)) if isinstance(value, list) else value
+        for key, value in table.items()
+    }
+    return {command: settings for command in PROJECT_COMMANDS} if settings else {}
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -134,7 +209,12 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """ptenv: detect, plan, install and prove a PyTorch 2.x environment."""
+    """ptenv: detect, plan, install and prove a PyTorch 2.x environment.
+
+    Defaults for a project can sit in its pyproject.toml, e.g. [tool.ptenv] mirror = "nju",
+    cuda = "cu126"; PTENV_MIRROR, PTENV_INSTALLER and the flags override them.
+    """
+    ctx.default_map = _project_defaults(Path.cwd())
 
 
 def _output_file(path: Path | None, flag: str) -> None:
@@ -160,7 +240,7 @@ def _output_file(path: Path | None, flag: str) -> None:
         )
 
 
-def _guarded(schema: str, as_json: bool, body: Callable[[], int]) -> None:
+def _guarded(schema: str, as_json: bool, body: Callable[[], int], verbose: bool = False) -> None:
     """Run a command body; turn ptenv's errors, Ctrl-C and bugs into one line and an exit code."""
     from ptenv import report
 
@@ -178,7 +258,7 @@ def _guarded(schema: str, as_json: bool, body: Callable[[], int]) -> None:
     except Exception as error:
         message = f"ptenv hit an internal error: {type(error).__name__}: {error}"
         hint = "Please report it with the command you ran (set PTENV_DEBUG=1 for a traceback)."
-        if os.environ.get("PTENV_DEBUG"):
+        if verbose or os.environ.get("PTENV_DEBUG"):
             raise
         if as_json:
             report.emit_json(report.error_document(schema, "internal", message, hint))
@@ -193,11 +273,14 @@ def doctor(
         Path | None,
         typer.Option(
             "--venv",
+            metavar="PATH",
             help="Venv to inspect (default: $VIRTUAL_ENV, else ./.venv when present).",
             show_default=False,
         ),
     ] = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 on warnings too, not only on errors.")
     ] = False,
@@ -223,21 +306,34 @@ def doctor(
 
         if as_json:
             report.emit_json(report.doctor_document(result.machine, result.venv, result.findings))
+        elif quiet:
+            report.render_quiet_doctor(result.findings)
         else:
             report.render_doctor(result.machine, result.venv, result.findings)
         return int(result.exit_code(strict))
 
-    _guarded("ptenv.doctor/1", as_json, body)
+    _guarded("ptenv.doctor/1", as_json, body, verbose)
 
 
 TorchOption = Annotated[
-    str, typer.Option("--torch", help="Torch version or range: latest, 2.5, 2.5.1, '>=2.3,<2.6'.")
+    str,
+    typer.Option(
+        "--torch",
+        metavar="VERSION",
+        help="Torch version or range: latest, 2.5, 2.5.1, '>=2.3,<2.6'.",
+    ),
 ]
 CudaOption = Annotated[
-    str, typer.Option("--cuda", help="Variant: auto, cpu, cu126 (or 12.6), rocm6.4, xpu.")
+    str,
+    typer.Option(
+        "--cuda", metavar="VARIANT", help="Variant: auto, cpu, cu126 (or 12.6), rocm6.4, xpu."
+    ),
 ]
 WithOption = Annotated[
-    str, typer.Option("--with", help="Companions to pin with torch: torchvision,torchaudio.")
+    str,
+    typer.Option(
+        "--with", metavar="NAMES", help="Companions to pin with torch: torchvision,torchaudio."
+    ),
 ]
 
 
@@ -261,11 +357,14 @@ def plan(
         Path | None,
         typer.Option(
             "--venv",
+            metavar="PATH",
             help="Plan for this venv's Python (as `ptenv install --venv` would).",
             show_default=False,
         ),
     ] = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     os_name: OsOption = None,
     arch: ArchOption = None,
     python: PythonOption = None,
@@ -310,28 +409,36 @@ def plan(
         )
         if as_json:
             report.emit_json(report.plan_document(result.plan, result.machine))
+        elif quiet:
+            report.render_quiet_plan(result.plan)
         else:
             report.render_plan(result.plan, result.machine)
         return int(ExitCode.OK)
 
-    _guarded("ptenv.plan/1", as_json, body)
+    _guarded("ptenv.plan/1", as_json, body, verbose)
 
 
 @app.command()
 def matrix(
     torch: Annotated[
-        str | None, typer.Option("--torch", help="One release line, e.g. 2.14.", show_default=False)
+        str | None,
+        typer.Option(
+            "--torch", metavar="VERSION", help="One release line, e.g. 2.14.", show_default=False
+        ),
     ] = None,
     platform: Annotated[
         str | None,
         typer.Option(
             "--platform",
+            metavar="PLATFORM",
             help="linux-x86_64, linux-aarch64, windows-x86_64, macos-arm64, "
             "macos-x86_64 (default: this machine's).",
             show_default=False,
         ),
     ] = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """The release knowledge: torch x variant x platform x GPU architectures."""
 
@@ -345,10 +452,10 @@ def matrix(
         if as_json:
             report.emit_json(report.matrix_document(target, rows))
         else:
-            report.render_matrix(target, rows, matrix_module.variant_order(rows))
+            report.render_matrix(target, rows, matrix_module.variant_order(rows), legend=not quiet)
         return int(ExitCode.OK)
 
-    _guarded("ptenv.matrix/1", as_json, body)
+    _guarded("ptenv.matrix/1", as_json, body, verbose)
 
 
 @app.command()
@@ -357,34 +464,42 @@ def check(
         Path | None,
         typer.Option(
             "--venv",
+            metavar="PATH",
             help="Venv to check (default: $VIRTUAL_ENV, else ./.venv).",
             show_default=False,
         ),
     ] = None,
     device: Annotated[
-        str, typer.Option("--device", help="auto (cuda when available), cuda, cpu or mps.")
+        str,
+        typer.Option(
+            "--device", metavar="DEVICE", help="auto (cuda when available), cuda, cpu or mps."
+        ),
     ] = "auto",
     steps: Annotated[
         int,
         typer.Option(
             "--steps",
+            metavar="N",
             min=MIN_STEPS,
             help=f"Training steps (at least {MIN_STEPS}: a healthy build halves the loss of "
             "the MLP in about 11).",
         ),
     ] = 50,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size.")] = 256,
+    batch: Annotated[int, typer.Option("--batch", metavar="N", min=1, help="Batch size.")] = 256,
     no_compile: Annotated[bool, typer.Option("--no-compile", help="Train eagerly only.")] = False,
     compile_mode: Annotated[
         str,
         typer.Option(
-            "--compile-mode", help="torch.compile mode: default, reduce-overhead, max-autotune."
+            "--compile-mode",
+            metavar="MODE",
+            help="torch.compile mode: default, reduce-overhead, max-autotune.",
         ),
     ] = "default",
     cache_dir: Annotated[
         Path | None,
         typer.Option(
             "--cache-dir",
+            metavar="DIR",
             help="Inductor/Triton cache (default: ~/.cache/ptenv/compile).",
             show_default=False,
         ),
@@ -393,13 +508,17 @@ def check(
         bool, typer.Option("--require-gpu", help="Exit 6 unless the check ran on an NVIDIA GPU.")
     ] = False,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=1, help="Seconds for the whole check.")
+        float,
+        typer.Option("--timeout", metavar="SECONDS", min=1, help="Seconds for the whole check."),
     ] = 900.0,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     junit: Annotated[
         Path | None,
         typer.Option(
             "--junit",
+            metavar="FILE",
             help="Also write a JUnit XML file (one testcase per stage).",
             show_default=False,
         ),
@@ -408,6 +527,7 @@ def check(
         int,
         typer.Option(
             "--nproc",
+            metavar="N",
             min=1,
             help="Ranks to start on this node through the venv's torchrun (one per GPU; "
             "gloo ranks on the CPU).",
@@ -418,6 +538,7 @@ def check(
         str | None,
         typer.Option(
             "--nnodes",
+            metavar="N",
             help="Nodes in the launch, e.g. 2 or 1:4 (passed to torchrun).",
             show_default=False,
             rich_help_panel="Distributed",
@@ -427,6 +548,7 @@ def check(
         str | None,
         typer.Option(
             "--rdzv-endpoint",
+            metavar="HOST:PORT",
             help="HOST:PORT of the rendezvous, the same on every node (torchrun's c10d).",
             show_default=False,
             rich_help_panel="Distributed",
@@ -435,13 +557,17 @@ def check(
     rdzv_id: Annotated[
         str,
         typer.Option(
-            "--rdzv-id", help="Rendezvous id shared by the nodes.", rich_help_panel="Distributed"
+            "--rdzv-id",
+            metavar="ID",
+            help="Rendezvous id shared by the nodes.",
+            rich_help_panel="Distributed",
         ),
     ] = "ptenv",
     dist_timeout: Annotated[
         float,
         typer.Option(
             "--dist-timeout",
+            metavar="SECONDS",
             min=1,
             help="Seconds a rank waits for the others in a collective or between stages.",
             rich_help_panel="Distributed",
@@ -492,6 +618,8 @@ def check(
             junit.write_text(junit_xml(result.report), encoding="utf-8")
         if as_json:
             report.emit_json(report.check_document(result.report, findings))
+        elif quiet:
+            report.render_quiet_check(result.report)
         else:
             report.render_check(result.report, findings)
         if result.gpu_required_but_missing:
@@ -501,18 +629,19 @@ def check(
             )
         return int(result.exit_code())
 
-    _guarded("ptenv.check/1", as_json, body)
+    _guarded("ptenv.check/1", as_json, body, verbose)
 
 
 @app.command()
 def install(
-    venv: Annotated[Path, typer.Option("--venv", help="The venv to create or update.")] = Path(
-        ".venv"
-    ),
+    venv: Annotated[
+        Path, typer.Option("--venv", metavar="PATH", help="The venv to create or update.")
+    ] = Path(".venv"),
     python: Annotated[
         str | None,
         typer.Option(
             "--python",
+            metavar="PYTHON",
             help="Interpreter for a new venv: X.Y or a path (default: the venv's own, "
             "else the one running ptenv).",
             show_default=False,
@@ -522,7 +651,13 @@ def install(
     cuda: CudaOption = "auto",
     with_packages: WithOption = "",
     installer: Annotated[
-        str, typer.Option("--installer", help="auto (uv, else pip), uv or pip.")
+        str,
+        typer.Option(
+            "--installer",
+            metavar="NAME",
+            envvar="PTENV_INSTALLER",
+            help="auto (uv, else pip), uv or pip.",
+        ),
     ] = "auto",
     index_base: IndexBaseOption = DEFAULT_INDEX_BASE,
     mirror: MirrorOption = None,
@@ -533,6 +668,7 @@ def install(
         Path | None,
         typer.Option(
             "--lock",
+            metavar="FILE",
             help="Reproduce this ptenv.lock exactly if it exists; else write the lock "
             "here (default: ptenv.lock beside the venv).",
             show_default=False,
@@ -548,6 +684,8 @@ def install(
         bool, typer.Option("--yes", "-y", help="Replace a different torch build without asking.")
     ] = False,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     driver: DriverOption = None,
     gpu: GpuOption = None,
 ) -> None:
@@ -560,7 +698,6 @@ def install(
     companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
 
     def body() -> int:
-        import sys
 
         from ptenv import report, workflows
         from ptenv.context import Context
@@ -592,20 +729,29 @@ def install(
         def confirm(question: str) -> bool:
             return sys.stdin.isatty() and typer.confirm(question, err=True)
 
-        context = Context(env=dict(os.environ), progress=report.progress_printer(), confirm=confirm)
+        context = Context(
+            env=dict(os.environ),
+            progress=report.progress_printer(quiet=quiet, verbose=verbose),
+            confirm=confirm,
+            verbose=verbose,
+        )
         outcome = workflows.install_and_check(request, options, context, then_check=not no_check)
         check_doc = None
         if outcome.check is not None:
             check_doc = report.check_document(outcome.check.report, outcome.check.doctor.findings)
         if as_json:
             report.emit_json(report.install_document(outcome.install, check_doc))
+        elif quiet:
+            report.render_quiet_install(outcome.install)
+            if outcome.check is not None:
+                report.render_quiet_check(outcome.check.report)
         else:
             report.render_install(outcome.install)
             if outcome.check is not None:
                 report.render_check(outcome.check.report, outcome.check.doctor.findings)
         return int(outcome.exit_code())
 
-    _guarded("ptenv.install/1", as_json, body)
+    _guarded("ptenv.install/1", as_json, body, verbose)
 
 
 def main() -> None:

@@ -30,3 +30,9 @@ class Context:
     nvml_loader: Callable[[], Nvml | None] = load_nvml
     progress: Callable[[str], None] = _silent
     confirm: Callable[[str], bool] = _decline
+    verbose: bool = False  # progress also shows each installer command
+
+    @property
+    def echo(self) -> Callable[[str], None] | None:
+        """Where commands are shown, if anywhere."""
+        return self.progress if self.verbose else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -330,17 +331,20 @@ def matrix_document(platform: str, rows: Sequence[Row]) -> MatrixDocument:
 NARROW_COLUMNS = 100  # at or below this width the matrix is a list, not a table
 
 
-def render_matrix(platform: str, rows: Sequence[Row], columns: Sequence[str]) -> None:
+def render_matrix(
+    platform: str, rows: Sequence[Row], columns: Sequence[str], legend: bool = True
+) -> None:
     """A table on a wide terminal; one block per release at NARROW_COLUMNS or fewer."""
     out = console()
     if out.width <= NARROW_COLUMNS:
         _render_matrix_narrow(out, platform, rows)
     else:
         out.print(_matrix_table(platform, rows, columns))
-    out.print(
-        "? = architecture list unknown · * = UNVERIFIED · (x.y.z) = only in those patches",
-        markup=False,
-    )
+    if legend:
+        out.print(
+            "? = architecture list unknown · * = UNVERIFIED · (x.y.z) = only in those patches",
+            markup=False,
+        )
 
 
 def _cell_text(cell: Cell) -> str:
@@ -681,15 +685,45 @@ def print_rank_line(report: CheckReport) -> None:
 INSTALL_SCHEMA = "ptenv.install/1"
 
 
-def progress_printer(quiet: bool = False) -> Callable[[str], None]:
-    """Progress lines on stderr (never stdout, so --json stays one document)."""
+def progress_printer(quiet: bool = False, verbose: bool = False) -> Callable[[str], None]:
+    """Progress lines on stderr (never stdout, so --json stays one document); timestamped
+    with --verbose, none with --quiet."""
     err = console(stderr=True)
+    began = time.monotonic()
 
     def show(message: str) -> None:
-        if not quiet:
-            err.print(f"[dim]→[/dim] {message}", highlight=False)
+        if quiet:
+            return
+        stamp = f"[dim]{time.monotonic() - began:7.1f}s[/dim] " if verbose else ""
+        err.print(f"{stamp}[dim]→[/dim] {message}", highlight=False, markup=True)
 
     return show
+
+
+def render_quiet_doctor(findings: Sequence[Finding]) -> None:
+    """--quiet: the errors and warnings only, one line each."""
+    for item in findings:
+        if item.severity is not Severity.INFO:
+            sys.stdout.write(f"{item.severity.value}: {item.code}: {item.message}\n")
+
+
+def render_quiet_plan(plan: Plan) -> None:
+    """--quiet: just the command that installs the plan."""
+    sys.stdout.write(f"uv pip install {_pins(plan)} --index-url {plan.index_url}\n")
+
+
+def render_quiet_check(report: CheckReport) -> None:
+    """--quiet: the verdict line."""
+    failed = report.failed_stage
+    if failed is None and report.ok:
+        sys.stdout.write(f"OK in {report.seconds:.1f} s\n")
+    else:
+        where = f" at {failed.name}: {failed.message}" if failed is not None else ""
+        sys.stdout.write(f"FAILED{where}\n")
+
+
+def render_quiet_install(result: Environment) -> None:
+    sys.stdout.write(f"{result.action.value}: {_pins(result.plan)} in {result.venv}\n")
 
 
 def install_document(result: Environment, check: CheckDocument | None) -> InstallDocument:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from ptenv.cli import app
@@ -154,3 +155,65 @@ def test_a_gpu_without_a_driver_is_a_finding_not_silence() -> None:
     codes = [f["code"] for f in document["findings"]]
     driver_known = document["machine"]["nvidia"]["driver_version"] is not None
     assert ("target-driver-unknown" in codes) is not driver_known
+
+
+def test_help_shows_no_type_placeholders_on_flags() -> None:
+    for command in ("doctor", "plan", "matrix", "check", "install"):
+        result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "100"})
+        assert result.exit_code == 0
+        assert "<bool>" not in result.output and "<str>" not in result.output, command
+    assert "--venv PATH" in runner.invoke(app, ["install", "--help"]).output
+
+
+def test_every_command_takes_quiet_and_verbose() -> None:
+    for command in ("doctor", "plan", "matrix", "check", "install"):
+        output = runner.invoke(app, [command, "--help"], env={"COLUMNS": "100"}).output
+        assert "-q, --quiet" in output and "-v, --verbose" in output, command
+
+
+def test_quiet_plan_prints_only_the_command() -> None:
+    result = runner.invoke(app, ["plan", "-q", "--gpu", "8.6", "--driver", "580.95.05"])
+    assert result.exit_code == 0
+    assert result.output.strip().splitlines() == [
+        "uv pip install torch==2.15.0+cu130 --index-url https://download.pytorch.org/whl/cu130"
+    ]
+
+
+def test_shell_completion_is_offered() -> None:
+    assert "--install-completion" in runner.invoke(app, ["--help"]).output
+
+
+def test_a_projects_pyproject_sets_defaults_and_flags_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\n[tool.ptenv]\ncuda = "cu126"\nwith = ["torchvision"]\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")  # the nearest pyproject.toml above counts
+    args = ["plan", "--json", "--gpu", "8.6", "--driver", "580.95.05"]
+    planned = json.loads(runner.invoke(app, args).stdout)
+    assert planned["variant"] == "cu126"
+    assert [p.split("==")[0] for p in planned["packages"]] == ["torch", "torchvision"]
+    assert json.loads(runner.invoke(app, [*args, "--cuda", "cu130"]).stdout)["variant"] == "cu130"
+
+
+def test_an_unknown_key_in_tool_ptenv_is_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.ptenv]\nmirrror = 'nju'\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["plan"])
+    assert result.exit_code == 2 and "unknown keys: mirrror" in result.stderr
+
+
+def test_ptenv_mirror_and_installer_come_from_the_environment() -> None:
+    output = runner.invoke(app, ["install", "--help"], env={"COLUMNS": "200"}).output
+    assert "PTENV_MIRROR" in output and "PTENV_INSTALLER" in output
+    result = runner.invoke(
+        app,
+        ["install", "--venv", "/nonexistent-parent/x/.venv", "--dry-run", "--cuda", "cpu"],
+        env={"PTENV_MIRROR": "no-such-mirror"},
+    )
+    assert result.exit_code == 2 and "no-such-mirror" in result.stderr

@@ -524,3 +524,13 @@ def test_plan_for_a_venv_plans_for_its_python(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["python"] == other[0]
     missing = runner.invoke(app, ["plan", "--venv", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2
+
+
+def test_verbose_shows_each_installer_command(index: Index) -> None:
+    result = runner.invoke(
+        app, ["install", "--no-check", "-v", "--venv", "env", "--index-base", index.url]
+    )
+    assert result.exit_code == 0, result.output
+    commands = [line for line in result.stderr.splitlines() if "$ " in line]
+    assert any(" venv " in line for line in commands)
+    assert any(" pip install " in line for line in commands)

@@ -8,7 +8,9 @@ ptenv drives the venv from outside: `uv pip install --python <venv python>` and
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -170,9 +172,14 @@ def choose(name: str) -> Installer:
 
 
 def run_installer(
-    argv: list[str], what: str, extra_env: dict[str, str] | None = None
+    argv: list[str],
+    what: str,
+    extra_env: dict[str, str] | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> _proc.Completed:
     """Run one installer step; InstallFailed with its last stderr lines when it fails."""
+    if echo is not None:
+        echo("$ " + shlex.join(argv))
     env = {k: v for k, v in _proc.clean_env().items() if k not in INSTALLER_VARIABLES}
     env.update(extra_env or {})
     try:

@@ -203,12 +203,14 @@ def _build(
                 f"venv: creating it with Python {target.python.minor} ({target.backend.name})"
             )
             installers.run_installer(
-                target.backend.venv_argv(new, target.python.path), "Creating the venv"
+                target.backend.venv_argv(new, target.python.path),
+                "Creating the venv",
+                echo=context.echo,
             )
         clock.lap("venv", began)
         began = time.monotonic()
         context.progress(f"install: {' '.join(map(str, plan.packages))} from {source.label}")
-        _run_install(target.backend, new, plan, source, decision.locked, options)
+        _run_install(target.backend, new, decision, options, context.echo)
         clock.lap("install", began)
         before = existing.distributions if existing is not None else {}
         installed, entries = _provenance(
@@ -376,11 +378,11 @@ def _already_installed(existing: VenvInfo, plan: Plan) -> bool:
 def _run_install(
     backend: installers.Installer,
     venv: Path,
-    plan: Plan,
-    source: Source,
-    locked: lockfile.Lock | None,
+    decision: _Decision,
     options: InstallOptions,
+    echo: Callable[[str], None] | None,
 ) -> None:
+    locked, plan = decision.locked, decision.plan
     with tempfile.TemporaryDirectory(prefix="ptenv-install-") as scratch:
         requirements = Path(scratch) / "requirements.txt"
         text = lockfile.requirements(locked) if locked else "".join(f"{p}\n" for p in plan.packages)
@@ -388,12 +390,15 @@ def _run_install(
         argv = backend.install_argv(
             interpreter_of(venv),
             requirements,
-            source,
+            decision.source,
             locked=locked is not None,
             use_config=options.source.use_pip_config,
         )
         installers.run_installer(
-            argv, f"{backend.name} install", backend.environment(options.source.use_pip_config)
+            argv,
+            f"{backend.name} install",
+            backend.environment(options.source.use_pip_config),
+            echo=echo,
         )
 
 
