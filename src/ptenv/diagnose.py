@@ -202,6 +202,12 @@ CATALOG: dict[str, Rule] = {
         "GPU older than compute capability 7.0: no Triton, so no torch.compile on it",
         "Eager mode works; torch.compile on this GPU falls back or fails.",
     ),
+    "ptenv-own-venv": Rule(
+        Severity.INFO,
+        "The venv looked at is ptenv's own environment",
+        "Make a venv for your project and look at that one: `ptenv install --venv .venv`, "
+        "then `ptenv doctor --venv .venv` (or deactivate ptenv's venv first).",
+    ),
     "venv-no-torch": Rule(
         Severity.INFO,
         "The venv has no torch",
@@ -261,11 +267,22 @@ def finding(code: str, message: str) -> Finding:
 
 
 def diagnose(
-    machine: Machine, venv: VenvInfo | None, data: ReleaseData, lock_changes: Sequence[str] = ()
+    machine: Machine,
+    venv: VenvInfo | None,
+    data: ReleaseData,
+    lock_changes: Sequence[str] = (),
+    own_venv: bool = False,  # the venv is ptenv's own environment
 ) -> list[Finding]:
     """Every finding for this machine (and venv, and its lock's drift), errors first."""
     found = [*_driver(machine), *_gpus(machine), *_host(machine, data)]
-    if venv is not None:
+    if venv is not None and own_venv and venv.torch is None:
+        found.append(
+            finding(
+                "ptenv-own-venv",
+                f"{venv.path} is ptenv's own environment (active now); torch never goes there.",
+            )
+        )
+    elif venv is not None:
         found.extend(_venv(machine, venv, data))
     if lock_changes:
         found.append(

@@ -16,7 +16,7 @@ from ptenv.errors import ExitCode, UsageError
 from ptenv.install import lock as lockfile
 from ptenv.models import CheckReport, Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
-from ptenv.probe.venv import default_venv, probe_venv, validate_venv
+from ptenv.probe.venv import default_venv, is_own_environment, probe_venv, validate_venv
 from ptenv.resolve import resolve
 
 if TYPE_CHECKING:
@@ -60,7 +60,8 @@ def doctor(
             nvml_loader=context.nvml_loader,
         )
     changes = _lock_drift(venv_path, machine)
-    findings = diagnose.diagnose(machine, venv_info, data, changes)
+    own = venv_path is not None and is_own_environment(venv_path)
+    findings = diagnose.diagnose(machine, venv_info, data, changes, own_venv=own)
     return DoctorResult(machine, venv_info, tuple(findings))
 
 
@@ -151,6 +152,12 @@ def check(options: CheckOptions, context: Context, machine: Machine | None = Non
             hint="Pass --venv PATH, or create one with `ptenv install`.",
         )
     python = validate_venv(venv_path)
+    if is_own_environment(venv_path) and probe_venv(venv_path).torch is None:
+        raise UsageError(
+            f"{venv_path} is ptenv's own environment, which never holds torch: nothing to check.",
+            hint="Check your project's venv (--venv PATH), or make one: "
+            "ptenv install --venv .venv.",
+        )
     _validate_launch(options, context)
     try:
         found = doctor(TargetOverrides(), venv_path, context, machine)

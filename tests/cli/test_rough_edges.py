@@ -217,3 +217,34 @@ def test_ptenv_mirror_and_installer_come_from_the_environment() -> None:
         env={"PTENV_MIRROR": "no-such-mirror"},
     )
     assert result.exit_code == 2 and "no-such-mirror" in result.stderr
+
+
+def test_ptenvs_own_active_venv_is_not_given_torch_advice(tmp_path: Path) -> None:
+    """A newcomer who activated ptenv's venv is told so, not to install torch into it."""
+    import venv
+
+    own = tmp_path / "ptenv-env"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(own)
+    python = own / "bin" / "python"
+    env = {"VIRTUAL_ENV": str(own), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    doctor = subprocess.run(
+        [str(python), "-m", "ptenv", "doctor", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    codes = [f["code"] for f in json.loads(doctor.stdout)["findings"]]
+    assert "ptenv-own-venv" in codes and "venv-no-torch" not in codes
+    check = subprocess.run(
+        [str(python), "-m", "ptenv", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert check.returncode == 2 and "ptenv's own environment" in check.stderr

@@ -36,6 +36,11 @@ def default_venv(env: Mapping[str, str], cwd: Path, own_prefix: str = sys.prefix
     return candidate if candidate.exists() else None
 
 
+def is_own_environment(venv: Path, own_prefix: str = sys.prefix) -> bool:
+    """True when `venv` is the environment ptenv itself runs from."""
+    return _same_folder(str(venv), own_prefix)
+
+
 def _same_folder(one: str, other: str) -> bool:
     try:
         return Path(one).samefile(other)
