@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -251,12 +252,13 @@ def test_a_rank_that_hangs_past_its_stage_limit_is_named_and_killed(
     python = torch_venv / "bin" / "python"
     options = CheckOptions(device="cpu", steps=20, compile=False, nproc=2, timeout=300)
     limits = {**STAGE_TIMEOUTS, "train_eager": 15.0}
+    marker = uuid.uuid4().hex  # finds this run's ranks, whatever else runs on the machine
     began = time.monotonic()
     report = run_check(
         python,
         torch_venv,
         options,
-        env={"PTENV_CHECK_FAULT": "1:train_eager:hang"},
+        env={"PTENV_CHECK_FAULT": "1:train_eager:hang", "PTENV_TEST_RUN": marker},
         stage_timeouts=limits,
     )
     assert time.monotonic() - began < 120
@@ -267,18 +269,21 @@ def test_a_rank_that_hangs_past_its_stage_limit_is_named_and_killed(
     assert failed.message.startswith("rank 1 hung in stage train_eager past its 15 s limit")
     assert "rank 0 waited for it" in failed.message
     assert {r.rank: r.ok for r in report.fleet.ranks} == {0: None, 1: False}
-    assert not _smoke_processes_left(), "a rank outlived the check"
+    assert not _smoke_processes_left(marker), "a rank outlived the check"
 
 
-def _smoke_processes_left() -> list[str]:
+def _smoke_processes_left(marker: str) -> list[str]:
+    """Smoke processes of this test's own run (marked in their environment), not anyone's."""
     left = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 command = (entry / "cmdline").read_bytes()
+                environment = (entry / "environ").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"scripts/smoke.py" in command and b"--progress-per-rank" in command:
+            mine = f"PTENV_TEST_RUN={marker}".encode() in environment
+            if mine and b"scripts/smoke.py" in command:
                 left.append(command.decode(errors="replace"))
     return left
 
