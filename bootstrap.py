@@ -383,8 +383,10 @@ def link(venv: Path, bin_dir: Path, env: dict[str, str]) -> Path:
     if os.path.realpath(bin_dir) in folders:
         say(f"ptenv is on your PATH: {target}")
     else:
+        home = str(Path.home())
+        shown = "$HOME" + str(bin_dir)[len(home) :] if str(bin_dir).startswith(home) else bin_dir
         say(f"ptenv is at {target}; {bin_dir} is not on your PATH. Add it, e.g.:")
-        say(f"    echo 'export PATH=\"{bin_dir}:$PATH\"' >> ~/.bashrc")
+        say(f"    echo 'export PATH=\"{shown}:$PATH\"' >> ~/.bashrc")
     return target
 
 

@@ -24,6 +24,7 @@ OUT = HERE / "captured"
 PTENV = str(Path(sys.executable).parent / "ptenv")
 
 COMMANDS = {
+    "bootstrap": "python3 bootstrap.py --no-doctor",
     "doctor": "ptenv doctor",
     "plan": "ptenv plan",
     "plan-other-machine": "ptenv plan --gpu 8.9 --driver 550.54.15 --python 3.12",
@@ -47,12 +48,19 @@ def main() -> None:
     }
     env.pop("VIRTUAL_ENV", None)
     try:
+        home = demo / "home"
+        home.mkdir()
         for name, command in COMMANDS.items():
             argv = [PTENV, *command.split()[1:]]
+            run_env = env
+            if name == "bootstrap":  # a stock user's set-up: their python3, a fresh HOME
+                stock = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else "python3"
+                argv = [stock, str(HERE.parent / "bootstrap.py"), *command.split()[2:]]
+                run_env = {**env, "HOME": str(home), "PATH": "/usr/bin:/bin"}
             done = subprocess.run(
                 argv,
                 cwd=demo,
-                env=env,
+                env=run_env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,  # interleaved as on a terminal
                 text=True,
@@ -62,6 +70,7 @@ def main() -> None:
             text = f"$ {command}\n{done.stdout}"
             if done.returncode:
                 text += f"(exit status {done.returncode})\n"
+            text = text.replace(str(home), "~").replace(str(HERE.parent), "~/ptenv")
             text = text.replace(str(demo), "~/project").replace(str(cache), "~/.cache")
             lines = [line.rstrip() for line in text.splitlines()]
             (OUT / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

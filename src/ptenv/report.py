@@ -772,9 +772,9 @@ def render_install(result: Environment) -> None:
     if result.installed:
         out.print("[bold]Where each distribution came from[/bold]")
         for item in result.installed:
-            out.print(f"  {item.name} {item.version}  {item.source}", markup=False)
+            out.print(f"  {item.name} {item.version}  {item.source}", markup=False, soft_wrap=True)
     if result.lock:
-        out.print(f"lock: {result.lock}", markup=False)
+        out.print(f"lock: {result.lock}", markup=False, soft_wrap=True)
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     if timings:
         out.print(f"[dim]{timings}[/dim]")
