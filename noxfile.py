@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import nox
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -46,3 +50,42 @@ def bench(session: nox.Session) -> None:
     """Time whole ptenv processes against their peers; writes docs/benchmarks.md tables."""
     session.install("-e", ".")
     session.run("python", "benchmarks/startup.py", *session.posargs)
+
+
+@nox.session(name="fresh-debian", python=False)
+def fresh_debian(session: nox.Session) -> None:
+    """The README's first command on a really fresh machine: a minimal Debian made with
+    debootstrap (python3 only: no pip, no python3-venv, no uv), this tree copied in.
+
+    Needs root, debootstrap and network; takes minutes, so it is not part of CI. The chroot
+    has no pip configuration, so give the PyPI index (or your mirror) to use:
+
+        nox -s fresh-debian -- --index-url URL
+    """
+    if shutil.which("debootstrap") is None:
+        session.error("debootstrap is not installed (apt-get install debootstrap).")
+    if "--index-url" not in session.posargs:
+        session.error("give the index: nox -s fresh-debian -- --index-url URL")
+    root = Path(tempfile.mkdtemp(prefix="ptenv-fresh-debian-"))
+    try:
+        session.run(
+            "debootstrap",
+            "--variant=minbase",
+            "--include=python3,ca-certificates",
+            "bookworm",
+            str(root),
+            external=True,
+        )
+        tree = root / "ptenv"
+        tree.mkdir()
+        session.run("sh", "-c", f"git archive HEAD | tar -x -C '{tree}'", external=True)
+        shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
+        index = session.posargs[session.posargs.index("--index-url") + 1]
+        script = (
+            "cd /ptenv && python3 -c 'import pip' 2>/dev/null && echo 'pip is present!'; "
+            f"HOME=/root python3 bootstrap.py --index-url {index} && "
+            "/root/.local/bin/ptenv --version"
+        )
+        session.run("chroot", str(root), "/bin/sh", "-c", script, external=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
