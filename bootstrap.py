@@ -184,6 +184,11 @@ def _get(url: str, accept: str | None = None) -> tuple[str, bytes]:
         raise BootstrapError(f"{url} answered HTTP {error.code}.", "Check the index URL.") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
+        if "CERTIFICATE_VERIFY_FAILED" in str(reason):
+            raise BootstrapError(
+                f"The certificate of {url} is not trusted: {reason}.",
+                "Behind a company proxy or CA? Point SSL_CERT_FILE at its CA bundle and run again.",
+            ) from None
         raise BootstrapError(
             f"Cannot reach {url}: {reason}.",
             "Check the network, or pass --index-url with a PyPI mirror you can reach.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import ssl
 import tempfile
 from pathlib import Path
 
@@ -80,10 +81,12 @@ def fresh_debian(session: nox.Session) -> None:
         tree.mkdir()
         session.run("sh", "-c", f"git archive HEAD | tar -x -C '{tree}'", external=True)
         shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
+        # The host's trusted CAs (a company proxy's among them) as the chroot's SSL_CERT_FILE.
+        shutil.copy(ssl.get_default_verify_paths().openssl_cafile, root / "host-ca.pem")
         index = session.posargs[session.posargs.index("--index-url") + 1]
         script = (
             "cd /ptenv && python3 -c 'import pip' 2>/dev/null && echo 'pip is present!'; "
-            f"HOME=/root python3 bootstrap.py --index-url {index} && "
+            f"HOME=/root SSL_CERT_FILE=/host-ca.pem python3 bootstrap.py --index-url {index} && "
             "/root/.local/bin/ptenv --version"
         )
         session.run("chroot", str(root), "/bin/sh", "-c", script, external=True)
