@@ -82,7 +82,8 @@ def fresh_debian(session: nox.Session) -> None:
         session.run("sh", "-c", f"git archive HEAD | tar -x -C '{tree}'", external=True)
         shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
         # The host's trusted CAs (a company proxy's among them) as the chroot's SSL_CERT_FILE.
-        shutil.copy(ssl.get_default_verify_paths().openssl_cafile, root / "host-ca.pem")
+        paths = ssl.get_default_verify_paths()
+        shutil.copy(paths.cafile or paths.openssl_cafile, root / "host-ca.pem")
         index = session.posargs[session.posargs.index("--index-url") + 1]
         script = (
             "cd /ptenv && python3 -c 'import pip' 2>/dev/null && echo 'pip is present!'; "
