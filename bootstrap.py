@@ -99,9 +99,20 @@ def read_sources(explicit: str | None, env: dict[str, str]) -> Sources:
     return Sources(
         index_url=index or values.get("index-url") or None,
         extra_index_urls=tuple(values.get("extra-index-url", "").split()),
-        find_links=tuple(values.get("find-links", "").split()),
+        find_links=tuple(link for link in values.get("find-links", "").split() if _usable(link)),
         cert=values.get("cert") or None,
     )
+
+
+def _usable(link: str) -> bool:
+    """A find-links folder that is not there is skipped (with a word), as pip skips it."""
+    if "://" in link and not link.startswith("file:"):
+        return True
+    folder = Path(urllib.parse.urlsplit(link).path if link.startswith("file:") else link)
+    if folder.exists():
+        return True
+    say(f"find-links {link} does not exist here; skipped")
+    return False
 
 
 # --- which uv wheel fits this machine ------------------------------------------------------

@@ -90,6 +90,17 @@ def fresh_debian(session: nox.Session) -> None:
             f"HOME=/root SSL_CERT_FILE=/host-ca.pem python3 bootstrap.py --index-url {index} && "
             "/root/.local/bin/ptenv --version"
         )
-        session.run("chroot", str(root), "/bin/sh", "-c", script, external=True)
+        # A fresh machine's environment: nothing of this one's (PIP_*, UV_*, pyenv) leaks in.
+        session.run(
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            "chroot",
+            str(root),
+            "/bin/sh",
+            "-c",
+            script,
+            external=True,
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
