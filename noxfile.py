@@ -94,7 +94,7 @@ def fresh_debian(session: nox.Session) -> None:
         session.run(
             "env",
             "-i",
-            "PATH=/usr/bin:/bin",
+            "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
             "chroot",
             str(root),
             "/bin/sh",
