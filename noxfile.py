@@ -91,6 +91,7 @@ def fresh_debian(session: nox.Session) -> None:
             "/root/.local/bin/ptenv --version"
         )
         # A fresh machine's environment: nothing of this one's (PIP_*, UV_*, pyenv) leaks in.
+        session.run("mount", "-t", "proc", "proc", str(root / "proc"), external=True)
         session.run(
             "env",
             "-i",
@@ -103,4 +104,5 @@ def fresh_debian(session: nox.Session) -> None:
             external=True,
         )
     finally:
+        session.run("umount", str(root / "proc"), external=True, success_codes=[0, 1, 32])
         shutil.rmtree(root, ignore_errors=True)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ptenv.probe import host
 from ptenv.probe._files import read_text
 from tests.conftest import DATA
@@ -71,3 +73,28 @@ def test_storage_walks_up_to_an_existing_folder(tmp_path: Path) -> None:
     info = host.probe_storage(tmp_path / "not" / "yet" / ".venv")
     assert info.path == str(tmp_path)
     assert info.free_bytes is not None and info.free_bytes > 0
+
+
+def test_doctor_without_proc_reports_gaps_instead_of_crashing(tmp_path: Path) -> None:
+    """A bare chroot has no /proc (found by nox -s fresh-debian): doctor must still answer."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    script = f"mount -t tmpfs none /proc && exec {sys.executable} -m ptenv doctor --json"
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    if "Operation not permitted" in done.stderr or "permission denied" in done.stderr.lower():
+        pytest.skip("mount namespaces are not permitted here")
+    assert done.returncode == 0, done.stderr
+    cpu = json.loads(done.stdout)["machine"]["cpu"]
+    assert cpu["source"] == "unavailable (no /proc)" and cpu["logical_cores"]

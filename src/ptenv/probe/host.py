@@ -218,15 +218,26 @@ def probe_cpu() -> CpuInfo:
             flags=flags,
             source="/proc/cpuinfo",
         )
-    # No /proc (macOS, Windows): py-cpuinfo is the portable source; it costs about a second.
-    import cpuinfo  # noqa: PLC0415 - slow import kept off the Linux path
+    if platform.system() == "Linux":
+        # Linux without /proc (a bare chroot): py-cpuinfo and psutil read /proc too.
+        return CpuInfo(
+            model=platform.processor() or None,
+            physical_cores=None,
+            logical_cores=logical,
+            source="unavailable (no /proc)",
+        )
+    # macOS, Windows: py-cpuinfo is the portable source; it costs about a second.
+    try:
+        import cpuinfo  # noqa: PLC0415 - slow import kept off the Linux path
+        import psutil  # noqa: PLC0415 - only where /proc is missing
 
-    info = cpuinfo.get_cpu_info()
-    import psutil  # noqa: PLC0415 - only where /proc is missing
-
+        info = cpuinfo.get_cpu_info()
+        physical = psutil.cpu_count(logical=False)
+    except Exception:  # noqa: BLE001 - a CPU we cannot read is a gap in the report, not a crash
+        return CpuInfo(model=None, physical_cores=None, logical_cores=logical, source="unknown")
     return CpuInfo(
         model=info.get("brand_raw"),
-        physical_cores=psutil.cpu_count(logical=False),
+        physical_cores=physical,
         logical_cores=logical,
         flags=key_isa_flags(set(info.get("flags", []))),
         source="py-cpuinfo",
@@ -237,9 +248,12 @@ def probe_memory() -> MemoryInfo:
     text = read_text("/proc/meminfo")
     if text:
         return parse_meminfo(text)
-    import psutil  # noqa: PLC0415 - only where /proc is missing
+    try:
+        import psutil  # noqa: PLC0415 - only where /proc is missing
 
-    virtual = psutil.virtual_memory()
+        virtual = psutil.virtual_memory()
+    except Exception:  # noqa: BLE001 - memory we cannot read is reported as unknown
+        return MemoryInfo(None, None)
     return MemoryInfo(virtual.total, virtual.available)
 
 
