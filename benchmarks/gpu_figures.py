@@ -3,16 +3,19 @@ matmul throughput against the GPU's published peak. Run with an interpreter that
 
     python benchmarks/gpu_figures.py --out FILE.json
 
-Every GPU time is taken with CUDA events after warm-up (never the host clock); TF32 is off for
-"fp32" (torch's default, float32 matmul precision "highest") and on for "tf32"; bf16 and TF32
-only from compute capability 8.0. Without a GPU it writes {"gpu": null} and exits 0.
+Every GPU time is taken with CUDA events after warm-up (never the host clock). The matmul
+figures are the check's own measurement (scripts/smoke.py: TF32 off for "fp32", on for
+"tf32", bf16 and TF32 only from compute capability 8.0) at 8192². Without a GPU it writes
+{"gpu": null} and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 # Dense (no sparsity) peaks in TFLOP/s from NVIDIA's datasheets; the datasheets print the
@@ -25,6 +28,8 @@ PEAK_TFLOPS = {
     "NVIDIA H100 80GB HBM3": {"fp32": 67.0, "tf32": 494.5, "bf16": 989.5, "fp16": 989.5},
 }
 BATCHES = (256, 1024, 4096)
+MATMUL_SIZE = 8192
+SMOKE = Path(__file__).resolve().parent.parent / "src" / "ptenv" / "scripts" / "smoke.py"
 STEPS = 50
 WARMUP = 5
 
@@ -67,30 +72,13 @@ def training(torch: Any, batch: int, compiled: bool) -> dict[str, Any]:
     return {"batch": batch, "compiled": compiled, "first_step_s": first_s, "step_ms": step_ms}
 
 
-def matmul(torch: Any, dtype: Any, size: int = 8192, repeat: int = 20) -> float:
-    a = torch.randn(size, size, device="cuda", dtype=dtype)
-    b = torch.randn(size, size, device="cuda", dtype=dtype)
-    for _ in range(3):
-        a @ b
-    milliseconds = _elapsed_ms(torch, lambda: a @ b, repeat)
-    return 2 * size**3 / (milliseconds / 1000) / 1e12
-
-
 def matmuls(torch: Any, capability: tuple[int, int]) -> dict[str, float]:
-    found: dict[str, float] = {}
-    previous = torch.get_float32_matmul_precision()
-    try:
-        torch.set_float32_matmul_precision("highest")
-        found["fp32"] = matmul(torch, torch.float32)
-        if capability >= (8, 0):
-            torch.set_float32_matmul_precision("high")
-            found["tf32"] = matmul(torch, torch.float32)
-    finally:
-        torch.set_float32_matmul_precision(previous)
-    if capability >= (7, 0):
-        found["fp16"] = matmul(torch, torch.float16)
-    if capability >= (8, 0):
-        found["bf16"] = matmul(torch, torch.bfloat16)
+    """The check's own matmul measurement (scripts/smoke.py), at a size nearer the peak."""
+    spec = importlib.util.spec_from_file_location("ptenv_smoke", SMOKE)
+    assert spec is not None and spec.loader is not None
+    smoke = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(smoke)
+    found: dict[str, float] = smoke._cuda_tflops(torch, capability, MATMUL_SIZE)
     return found
 
 
@@ -117,7 +105,7 @@ def main() -> None:
         tflops = matmuls(torch, capability)
         peak = peak_for(props.name)
         document["matmul_tflops"] = tflops
-        document["matmul_size"] = 8192
+        document["matmul_size"] = MATMUL_SIZE
         document["peak_tflops"] = peak
         if peak:
             document["fraction_of_peak"] = {k: v / peak[k] for k, v in tflops.items() if k in peak}

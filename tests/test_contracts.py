@@ -131,31 +131,11 @@ def locked_request() -> Any:
 def test_a_check_and_install_document_rendered_now_keep_their_contract() -> None:
     """The golden install (with its check) read back into values and rendered again."""
     from ptenv import report
-    from ptenv.models import CheckReport, StageResult
+    from ptenv.check import from_document
     from ptenv.schema import CheckDocument
 
     recorded: CheckDocument = golden("ptenv.check/1")
-    stages = tuple(
-        StageResult(
-            name=s["name"],
-            ok=s["ok"],
-            seconds=s["seconds"],
-            detail=s["detail"],
-            message=s.get("message", ""),
-            fix=s.get("fix", ""),
-        )
-        for s in recorded["stages"]
-    )
-    again = CheckReport(
-        ok=recorded["ok"],
-        device=recorded["device"],
-        venv=recorded["venv"],
-        stages=stages,
-        figures=recorded["figures"],
-        cache_dir=recorded["cache"]["dir"],
-        cache_warm=recorded["cache"]["warm"],
-        seconds=recorded["seconds"],
-    )
+    again = from_document(dict(recorded), recorded["venv"], recorded["seconds"])
     rendered = report.check_document(again, [])
     assert problems(rendered, DOCUMENTS["ptenv.check/1"]) == []
     assert rendered["stages"] == recorded["stages"]

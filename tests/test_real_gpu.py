@@ -67,29 +67,6 @@ def test_a_recorded_real_gpu_document_keeps_its_contract(path: Path) -> None:
 
 def _render_check(document: Any) -> None:
     from ptenv import report
-    from ptenv.models import CheckReport, StageResult
+    from ptenv.check import from_document
 
-    stages = tuple(
-        StageResult(
-            name=s["name"],
-            ok=s["ok"],
-            seconds=s["seconds"],
-            detail=s["detail"],
-            message=s.get("message", ""),
-            fix=s.get("fix", ""),
-        )
-        for s in document["stages"]
-    )
-    report.render_check(
-        CheckReport(
-            ok=document["ok"],
-            device=document["device"],
-            venv=document["venv"],
-            stages=stages,
-            figures=document["figures"],
-            cache_dir=document["cache"]["dir"],
-            cache_warm=document["cache"]["warm"],
-            seconds=document["seconds"],
-        ),
-        [],
-    )
+    report.render_check(from_document(document, document["venv"], document["seconds"]), [])

@@ -457,7 +457,7 @@ def _matmul_tflops(torch: Any, dtype: Any, size: int = 4096, repeat: int = 20) -
     return 2 * size**3 / seconds / 1e12
 
 
-def _cuda_tflops(torch: Any, capability: tuple[int, int]) -> dict[str, Any]:
+def _cuda_tflops(torch: Any, capability: tuple[int, int], size: int = 4096) -> dict[str, Any]:
     """fp32 as torch's default computes it (TF32 off), tf32, and the half types the GPU has.
 
     TF32 exists from compute capability 8.0; fp16 tensor cores from 7.0; bf16 from 8.0
@@ -468,16 +468,16 @@ def _cuda_tflops(torch: Any, capability: tuple[int, int]) -> dict[str, Any]:
     tflops: dict[str, Any] = {}
     try:
         torch.set_float32_matmul_precision("highest")
-        tflops["fp32"] = _matmul_tflops(torch, torch.float32)
+        tflops["fp32"] = _matmul_tflops(torch, torch.float32, size)
         if capability >= (8, 0):
             torch.set_float32_matmul_precision("high")
-            tflops["tf32"] = _matmul_tflops(torch, torch.float32)
+            tflops["tf32"] = _matmul_tflops(torch, torch.float32, size)
     finally:
         torch.set_float32_matmul_precision(precision)
     if capability >= (7, 0):
-        tflops["fp16"] = _matmul_tflops(torch, torch.float16)
+        tflops["fp16"] = _matmul_tflops(torch, torch.float16, size)
     if capability >= (8, 0):
-        tflops["bf16"] = _matmul_tflops(torch, torch.bfloat16)
+        tflops["bf16"] = _matmul_tflops(torch, torch.bfloat16, size)
     return tflops
 
 
