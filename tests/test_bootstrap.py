@@ -81,16 +81,18 @@ def test_the_newest_release_wins_and_prereleases_are_skipped() -> None:
 
 def test_pip_configuration_gives_the_sources(tmp_path: Path) -> None:
     config = tmp_path / "pip.conf"
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
     config.write_text(
         "[global]\nindex-url = https://mirror.example/simple\ncert = /etc/ca.pem\n"
         "[install]\nextra-index-url = https://a.example/simple https://b.example/simple\n"
-        "find-links = /srv/wheels\n",
+        f"find-links = {wheels} {tmp_path / 'missing'}\n",
         encoding="utf-8",
     )
     sources = bootstrap.read_sources(None, {"PIP_CONFIG_FILE": str(config)})
     assert sources.index_url == "https://mirror.example/simple"
     assert sources.extra_index_urls == ("https://a.example/simple", "https://b.example/simple")
-    assert sources.find_links == ("/srv/wheels",)
+    assert sources.find_links == (str(wheels),)  # a missing folder is skipped, as pip does
     assert sources.cert == "/etc/ca.pem"
     named = bootstrap.read_sources("https://named.example/simple", {"PIP_CONFIG_FILE": str(config)})
     assert named.index_url == "https://named.example/simple"
