@@ -6,6 +6,8 @@ so that a hung driver call (or a compile worker it spawned) can be killed as a w
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -74,6 +76,8 @@ def run(
     popen_kwargs: dict[str, object] = {}
     if sys.platform != "win32":
         popen_kwargs["start_new_session"] = True
+    if sys.platform.startswith("linux"):
+        popen_kwargs["preexec_fn"] = functools.partial(_die_with_parent, _libc())
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(
             list(argv),
@@ -110,6 +114,20 @@ def run(
         return Completed(
             argv=tuple(argv), returncode=process.returncode, stdout=_read(out), stderr=_read(err)
         )
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """libc, loaded in the parent: dlopen in a freshly forked child could deadlock."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent(libc: ctypes.CDLL) -> None:
+    """In the child, before exec: SIGKILL it when ptenv dies, even by SIGKILL (Linux only)."""
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _stop(process: subprocess.Popen[bytes], on_stop: Callable[[], None] | None) -> None:

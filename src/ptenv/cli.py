@@ -5,6 +5,7 @@ codes. The only module that imports typer; the only place an exception becomes a
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -240,11 +241,33 @@ def _output_file(path: Path | None, flag: str) -> None:
         )
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (children killed, staging removed)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+        self.name = signal.Signals(number).name
+
+
+def _raise_stopped(number: int, _frame: object) -> None:
+    raise Stopped(number)
+
+
+def _stop_on_signals() -> None:
+    """CI cancels, `timeout` and Slurm send SIGTERM; a closed terminal sends SIGHUP."""
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, _raise_stopped)
+
+
 def _guarded(schema: str, as_json: bool, body: Callable[[], int], verbose: bool = False) -> None:
     """Run a command body; turn ptenv's errors, Ctrl-C and bugs into one line and an exit code."""
     from ptenv import report
 
     report.safe_streams()
+    _stop_on_signals()
     try:
         code = body()
     except PtenvError as error:
@@ -252,6 +275,9 @@ def _guarded(schema: str, as_json: bool, body: Callable[[], int], verbose: bool 
             report.emit_json(report.error_document(schema, error.code, error.message, error.hint))
         report.print_error(error.message, error.hint)
         raise typer.Exit(int(error.exit_code)) from None
+    except Stopped as stop:
+        report.print_error(f"Stopped by {stop.name}; the previous environment is unchanged.", "")
+        raise typer.Exit(128 + stop.number) from None
     except KeyboardInterrupt:
         report.print_error("Interrupted.", "")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from ptenv.errors import InstallFailed
 from ptenv.install import workflow as install_module
 from ptenv.install.backends import PipInstaller, UvInstaller
 from ptenv.install.sources import Source, SourceKind, SourceOptions
-from ptenv.install.staging import lock_path, staging_path
+from ptenv.install.staging import lock_path, stagings
 from ptenv.install.workflow import InstallOptions
 from ptenv.models import Request
 from tests.index_server import Index, serve
@@ -183,7 +184,8 @@ def test_fresh_install_pins_records_sources_and_writes_the_lock(
     lock = json.loads((tmp_path / "ptenv.lock").read_text())
     assert {p["name"] for p in lock["packages"]} == {"torch", "torchvision", "torchaudio"}
     assert all(len(p["sha256"]) == 64 for p in lock["packages"])
-    assert not staging_path(tmp_path / "env").exists()
+    assert not stagings(tmp_path / "env")
+    assert not lock_path(tmp_path / "env").exists(), "the run left its lock file behind"
 
 
 def test_already_installed_does_nothing(index: Index) -> None:
@@ -302,7 +304,7 @@ def test_corrupt_wheel_hash_mismatch(previous: Path, index: Index) -> None:
     code, _, stderr = ptenv_install("--venv", str(previous), "--index-base", index.url, "--yes")
     assert code == 4 and "hash" in stderr.lower()
     assert torch_version_in(previous) == "2.14.0+cpu"
-    assert not staging_path(previous).exists()
+    assert not stagings(previous)
 
 
 def test_too_little_disk(previous: Path, index: Index) -> None:
@@ -328,10 +330,17 @@ def test_second_install_into_the_same_venv_is_refused(previous: Path, index: Ind
     assert code == 4 and "Another ptenv install" in stderr
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
-def test_install_killed_midway(previous: Path, index: Index, how: signal.Signals) -> None:
+STOPPED = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129, signal.SIGKILL: -9}
+
+
+@pytest.mark.parametrize("how", list(STOPPED), ids=lambda s: s.name)
+def test_install_stopped_midway(previous: Path, index: Index, how: signal.Signals) -> None:
+    """Ctrl-C, CI's SIGTERM, a closed terminal's SIGHUP, even SIGKILL during the download:
+    no process of the run is left, the previous venv imports the same torch, the next run
+    succeeds."""
     index.delay_s = 30.0
     downloads_before = len(index.served)
+    marker = uuid.uuid4().hex
     argv = [
         sys.executable,
         "-m",
@@ -348,22 +357,80 @@ def test_install_killed_midway(previous: Path, index: Index, how: signal.Signals
         argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "UV_CACHE_DIR": str(previous.parent / "c2")},
+        env={**os.environ, "UV_CACHE_DIR": str(previous.parent / "c2"), "PTENV_TEST_RUN": marker},
     )
     deadline = time.monotonic() + 20
     while len(index.served) == downloads_before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(index.served) > downloads_before, "the install never reached the download"
+    assert _processes_of(marker), "the installer should be running now"
     child.send_signal(how)
     child.communicate(timeout=30)
-    if how == signal.SIGINT:
-        assert child.returncode == 130
-        assert not staging_path(previous).exists()
+    assert child.returncode == STOPPED[how]
+    _wait_until_gone(marker)
+    if how is not signal.SIGKILL:
+        assert not stagings(previous)
+        assert not lock_path(previous).exists()
     assert torch_version_in(previous) == "2.14.0+cpu"
     index.delay_s = 0.0
     code, _document, _ = ptenv_install("--venv", str(previous), "--index-base", index.url, "--yes")
     assert code == 0 and torch_version_in(previous) == f"{LATEST}+cpu"
-    assert not staging_path(previous).exists()
+    assert not stagings(previous)
+
+
+def _processes_of(marker: str) -> list[int]:
+    """Processes carrying this test's marker in their environment: the run and its children."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environment = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if f"PTENV_TEST_RUN={marker}".encode() in environment:
+                found.append(int(entry.name))
+    return found
+
+
+def _wait_until_gone(marker: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while _processes_of(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _processes_of(marker)
+    assert not left, f"processes of the stopped run are still there: {left}"
+
+
+def test_a_dry_run_leaves_the_folder_byte_identical(index: Index, tmp_path: Path) -> None:
+    assert ptenv_install("--venv", "env", "--index-base", index.url, "--torch", "2.14.0")[0] == 0
+    before = _tree(tmp_path)
+    code, document, stderr = ptenv_install(
+        "--venv", "env", "--index-base", index.url, "--dry-run", "--yes"
+    )
+    assert code == 0, stderr
+    assert document["action"] == "dry-run"
+    assert _tree(tmp_path) == before
+    fresh = tmp_path / "deep" / "new" / "env"
+    code, _, stderr = ptenv_install("--venv", str(fresh), "--index-base", index.url, "--dry-run")
+    assert code == 0, stderr
+    assert not (tmp_path / "deep").exists()
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    """Every path under the folder with its content hash (or 'dir' / the link target)."""
+    import hashlib
+
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        key = str(path.relative_to(folder))
+        if "uv-cache" in key:
+            continue
+        if path.is_symlink():
+            found[key] = "-> " + os.readlink(path)
+        elif path.is_dir():
+            found[key] = "dir"
+        else:
+            found[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
 
 
 # --- refusals -----------------------------------------------------------------------------

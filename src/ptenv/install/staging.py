@@ -21,8 +21,28 @@ from ptenv.errors import InstallFailed
 MAX_SCRIPT_BYTES = 1 << 20
 
 
-def staging_path(target: Path) -> Path:
-    return target.parent / f".{target.name}.ptenv-staging"
+def staging_path(target: Path, pid: int | None = None) -> Path:
+    """This run's staging folder: named for its process, so no two runs ever share one."""
+    return target.parent / f".{target.name}.ptenv-staging-{os.getpid() if pid is None else pid}"
+
+
+def stagings(target: Path) -> list[Path]:
+    """Every staging folder beside the target, this run's and any other's."""
+    return sorted(target.parent.glob(f".{target.name}.ptenv-staging*"))
+
+
+def _owner_alive(staging: Path) -> bool:
+    """Whether the process a staging folder is named for still runs (it may be finishing)."""
+    suffix = staging.name.rsplit("-", 1)[-1]
+    if not suffix.isdigit():
+        return False  # the fixed name older ptenv versions used
+    try:
+        os.kill(int(suffix), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # a live process of another user
+    return True
 
 
 def backup_path(target: Path) -> Path:
@@ -35,7 +55,10 @@ def lock_path(target: Path) -> Path:
 
 @contextlib.contextmanager
 def install_lock(target: Path) -> Iterator[None]:
-    """An exclusive, non-blocking lock per target venv; InstallFailed when already held."""
+    """An exclusive, non-blocking lock per target venv; InstallFailed when already held.
+
+    The lock file is removed again before it is released, so no run leaves it behind.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     path = lock_path(target)
     handle = path.open("a+")
@@ -54,9 +77,22 @@ def install_lock(target: Path) -> Iterator[None]:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise _busy(target) from None
-        yield
+            if os.fstat(handle.fileno()).st_ino != _inode(path):
+                raise _busy(target)  # the holder removed it just now: it is still finishing
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()  # while still held: a waiting run then makes a fresh one
     finally:
         handle.close()
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
 
 
 def _busy(target: Path) -> InstallFailed:
@@ -67,8 +103,10 @@ def _busy(target: Path) -> InstallFailed:
 
 
 def clear_leftovers(target: Path) -> None:
-    """Remove a staging folder an interrupted run left behind; restore a stranded backup."""
-    shutil.rmtree(staging_path(target), ignore_errors=True)
+    """Remove staging folders whose run is gone; restore a stranded backup."""
+    for staging in stagings(target):
+        if not _owner_alive(staging):
+            shutil.rmtree(staging, ignore_errors=True)
     backup = backup_path(target)
     if backup.exists() and not target.exists():
         backup.rename(target)
@@ -111,7 +149,15 @@ def retarget(venv: Path, old: Path, new: Path) -> None:
 
 
 def swap_in(staging: Path, target: Path) -> None:
-    """Move the finished venv into place; the previous one is removed only afterwards."""
+    """Move the finished venv into place; the previous one is removed only afterwards.
+
+    On Linux the two folders trade places in one renameat2(RENAME_EXCHANGE) call, so at every
+    instant the target path holds a whole venv (old or new), whatever signal arrives.
+    Elsewhere, or where the filesystem cannot exchange, two renames with a backup between.
+    """
+    if target.exists() and _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)  # now the previous venv
+        return
     backup = backup_path(target)
     had_previous = target.exists()
     if had_previous:
@@ -124,3 +170,21 @@ def swap_in(staging: Path, target: Path) -> None:
         raise
     if had_previous:
         shutil.rmtree(backup, ignore_errors=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(one: Path, other: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2); False where that is not possible."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes  # noqa: PLC0415 - only for the swap, never on doctor's path
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:  # glibc before 2.28
+        return False
+    done = renameat2(_AT_FDCWD, os.fsencode(one), _AT_FDCWD, os.fsencode(other), _RENAME_EXCHANGE)
+    return bool(done == 0)

@@ -10,6 +10,7 @@ new venv into place. Any failure before the swap leaves the previous environment
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -132,8 +133,11 @@ def install(request: Request, options: InstallOptions, context: Context) -> Envi
     path = options.venv.absolute()
     _refuse_unsafe_target(path)
     backend = installers.choose(options.installer)
-    with staging.install_lock(path):
-        staging.clear_leftovers(path)
+    # A dry run only reads: no lock file, no folder, no clean-up of others' leftovers.
+    guard = contextlib.nullcontext() if options.dry_run else staging.install_lock(path)
+    with guard:
+        if not options.dry_run:
+            staging.clear_leftovers(path)
         clock = _Clock()
         context.progress("resolve: reading the machine and the target venv")
         target = _find_target(path, options.python, backend)
