@@ -5,6 +5,7 @@ codes. The only module that imports typer; the only place an exception becomes a
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -29,6 +30,8 @@ app = typer.Typer(
 )
 
 T = TypeVar("T")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_ENDPOINT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$")
 # The fewest training steps the check's bars hold for: measured on the CPU build, a healthy
 # run reaches accuracy 0.9 after 5 steps and halves its loss after 11 (0.29 of it after 16).
 MIN_STEPS = 20
@@ -610,6 +613,12 @@ def check(
     """
     if device not in ("auto", "cuda", "cpu", "mps"):
         raise typer.BadParameter("use auto, cuda, cpu or mps", param_hint="--device")
+    if compile_mode not in COMPILE_MODES:
+        raise typer.BadParameter("use " + ", ".join(COMPILE_MODES), param_hint="--compile-mode")
+    if rdzv_endpoint is not None and not _ENDPOINT.match(rdzv_endpoint):
+        raise typer.BadParameter(
+            "give HOST:PORT, e.g. node01:29400 or [fe80::1]:29400", param_hint="--rdzv-endpoint"
+        )
 
     def body() -> int:
         from ptenv import report, workflows

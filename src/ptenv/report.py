@@ -45,6 +45,13 @@ DOCTOR_SCHEMA = "ptenv.doctor/1"
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
+def esc(value: object) -> str:
+    """Text from the world (paths, messages, names) made safe for Rich markup."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -157,7 +164,8 @@ def render_doctor(machine: Machine, venv: VenvInfo | None, findings: Sequence[Fi
     for item in findings:
         style = _SEVERITY_STYLE[item.severity]
         out.print(
-            f"[{style}]{item.severity.value:>7}[/{style}] [bold]{item.code}[/bold]: {item.message}",
+            f"[{style}]{item.severity.value:>7}[/{style}] [bold]{item.code}[/bold]: "
+            f"{esc(item.message)}",
             markup=True,
         )
         out.print(f"         fix: {item.fix}", markup=False)
@@ -165,6 +173,10 @@ def render_doctor(machine: Machine, venv: VenvInfo | None, findings: Sequence[Fi
 
 def _joined(*parts: str | None) -> str:
     return " · ".join(p for p in parts if p)
+
+
+def _add_row(grid: Any, label: str, value: str) -> None:
+    grid.add_row(label, esc(value))  # paths and names come from the machine, not from us
 
 
 def _doctor_summary(machine: Machine, venv: VenvInfo | None) -> Any:
@@ -178,9 +190,10 @@ def _doctor_summary(machine: Machine, venv: VenvInfo | None) -> Any:
     summary.add_column(style="bold")
     summary.add_column()
     host = f"{os_info.system} {os_info.release}".strip()
-    summary.add_row("Host", _joined(host, distro, machine.arch, libc, where))
+    _add_row(summary, "Host", _joined(host, distro, machine.arch, libc, where))
     threaded = " (free-threaded)" if python.free_threaded else ""
-    summary.add_row(
+    _add_row(
+        summary,
         "Python",
         _joined(
             f"{python.implementation} {python.version}{threaded}",
@@ -189,24 +202,25 @@ def _doctor_summary(machine: Machine, venv: VenvInfo | None) -> Any:
         ),
     )
     cores = f"{cpu.physical_cores or '?'} cores / {cpu.logical_cores or '?'} threads"
-    summary.add_row("CPU", _joined(cpu.model or "unknown", cores, " ".join(cpu.flags)))
-    summary.add_row(
+    _add_row(summary, "CPU", _joined(cpu.model or "unknown", cores, " ".join(cpu.flags)))
+    _add_row(
+        summary,
         "Memory",
         f"{_size(machine.memory.available_bytes)} free of {_size(machine.memory.total_bytes)}",
     )
     disk = f"{_size(machine.storage.free_bytes)} free at {machine.storage.path}"
     if machine.storage.shm_bytes is not None:
         disk += f" · /dev/shm {_size(machine.storage.shm_bytes)}"
-    summary.add_row("Disk", disk)
-    summary.add_row("NVIDIA driver", _driver_line(machine))
+    _add_row(summary, "Disk", disk)
+    _add_row(summary, "NVIDIA driver", _driver_line(machine))
     if machine.overridden:
-        summary.add_row("Overridden", ", ".join(machine.overridden) + " (target machine)")
+        _add_row(summary, "Overridden", ", ".join(machine.overridden) + " (target machine)")
     if venv is not None:
         torch = venv.torch
         what = "no torch"
         if torch is not None:
             what = f"torch {torch.version}" + (f" · CUDA {torch.cuda}" if torch.cuda else "")
-        summary.add_row("Venv", f"{venv.path} · Python {venv.python_version} · {what}")
+        _add_row(summary, "Venv", f"{venv.path} · Python {venv.python_version} · {what}")
     return summary
 
 
@@ -241,7 +255,7 @@ def _gpu_table(machine: Machine) -> Any:
             )
         table.add_row(
             str(gpu.index),
-            gpu.name or "?",
+            esc(gpu.name or "?"),
             str(gpu.compute_capability) if gpu.compute_capability else "?",
             memory,
             f"{gpu.temperature_c} °C" if gpu.temperature_c is not None else "?",
@@ -583,15 +597,18 @@ def render_check(report: CheckReport, findings: Sequence[Finding]) -> None:
     for item in findings:
         if item.severity is not Severity.INFO:
             style = _SEVERITY_STYLE[item.severity]
-            out.print(f"[{style}]{item.severity.value}[/{style}] {item.code}: {item.message}")
+            out.print(f"[{style}]{item.severity.value}[/{style}] {item.code}: {esc(item.message)}")
     table = Table(
-        title=f"ptenv check · {report.venv} · device {report.device or '?'}", title_justify="left"
+        title=f"ptenv check · {esc(report.venv)} · device {esc(report.device or '?')}",
+        title_justify="left",
     )
     for column in ("", "stage", "seconds", "result"):
         table.add_column(column)
     marks = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[dim]-[/dim]"}
     for stage in report.stages:
-        table.add_row(marks[stage.ok], stage.name, f"{stage.seconds:.2f}", _stage_figures(stage))
+        table.add_row(
+            marks[stage.ok], esc(stage.name), f"{stage.seconds:.2f}", esc(_stage_figures(stage))
+        )
     out.print(table)
     eager = next((s for s in report.stages if s.name == "train_eager" and s.ok), None)
     if eager is not None and eager.detail.get("losses"):
@@ -611,9 +628,12 @@ def _render_verdict(out: Console, report: CheckReport) -> None:
     culprit = report.fleet.culprit if report.fleet is not None else None
     if culprit is not None:
         where = f" in stage {culprit.stage}" if culprit.stage else ""
-        out.print(f"[bold red]FAILED[/bold red] on rank {culprit.rank}{where}: {culprit.message}")
+        out.print(
+            f"[bold red]FAILED[/bold red] on rank {culprit.rank}{esc(where)}: "
+            f"{esc(culprit.message)}"
+        )
     elif failed is not None:
-        out.print(f"[bold red]FAILED[/bold red] at {failed.name}: {failed.message}")
+        out.print(f"[bold red]FAILED[/bold red] at {esc(failed.name)}: {esc(failed.message)}")
         if failed.fix:
             out.print(f"fix: {failed.fix}", markup=False)
     else:
@@ -632,18 +652,18 @@ def _render_fleet(out: Console, fleet: FleetReport) -> None:
         ranks.add_row(
             marks[rank.ok],
             str(rank.rank),
-            rank.host or "?",
-            str(rank.fingerprint.get("torch") or "?"),
-            str(device),
+            esc(rank.host or "?"),
+            esc(rank.fingerprint.get("torch") or "?"),
+            esc(device),
             f"{rank.seconds:.1f}",
-            f"{rank.stage}: {rank.message}" if rank.message else "",
+            esc(f"{rank.stage}: {rank.message}") if rank.message else "",
         )
     out.print(ranks)
     for field, groups in fleet.differences.items():
         spread = "; ".join(
             f"{value} on ranks {', '.join(map(str, r))}" for value, r in groups.items()
         )
-        out.print(f"[red]ranks differ[/red] in {field}: {spread}")
+        out.print(f"[red]ranks differ[/red] in {esc(field)}: {esc(spread)}")
     if fleet.allreduce:
         table = Table(
             title="all_reduce (sum, float32) · bandwidths as nccl-tests define them",
@@ -695,7 +715,7 @@ def progress_printer(quiet: bool = False, verbose: bool = False) -> Callable[[st
         if quiet:
             return
         stamp = f"[dim]{time.monotonic() - began:7.1f}s[/dim] " if verbose else ""
-        err.print(f"{stamp}[dim]→[/dim] {message}", highlight=False, markup=True)
+        err.print(f"{stamp}[dim]→[/dim] {esc(message)}", highlight=False, markup=True)
 
     return show
 
@@ -757,18 +777,19 @@ def render_install(result: Environment) -> None:
     plan = result.plan
     if result.action is InstallAction.ALREADY_INSTALLED:
         out.print(
-            f"[green]Already installed:[/green] {_pins(plan)} in {result.venv} — nothing to do."
+            f"[green]Already installed:[/green] {_pins(plan)} in {esc(result.venv)} — "
+            "nothing to do."
         )
         return
     verb = "Would install" if result.action is InstallAction.DRY_RUN else "Installed"
     out.print(
-        f"[bold]{verb}[/bold] {_pins(plan)} into {result.venv} "
-        f"(Python {plan.python}, {result.installer}, from {_source(result)})"
+        f"[bold]{verb}[/bold] {_pins(plan)} into {esc(result.venv)} "
+        f"(Python {plan.python}, {result.installer}, from {esc(_source(result))})"
     )
     for number, reason in enumerate(plan.reasons, 1):
         out.print(f"  {number}. {reason}", markup=False)
     for warning in (*plan.warnings, *result.warnings):
-        out.print(f"  [yellow]warning:[/yellow] {warning}")
+        out.print(f"  [yellow]warning:[/yellow] {esc(warning)}")
     if result.installed:
         out.print("[bold]Where each distribution came from[/bold]")
         for item in result.installed:

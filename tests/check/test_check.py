@@ -199,3 +199,21 @@ def test_ptenvs_own_active_venv_gives_way_to_the_projects(tmp_path: Path) -> Non
     assert default_venv(active, project, own_prefix=str(own)) == project / ".venv"
     other = {"VIRTUAL_ENV": str(tmp_path / "elsewhere")}
     assert default_venv(other, project, own_prefix=str(own)) == tmp_path / "elsewhere"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "PTENV_JSON={not json",
+        "PTENV_JSON=[1, 2]",
+        'PTENV_JSON={"stages": "all"}',
+        'PTENV_JSON={"stages": [1]}',
+        'PTENV_JSON={"stages": [{"name": "import", "seconds": "abc"}]}',
+        'PTENV_JSON={"stages": [], "distributed": 5}',
+    ],
+)
+def test_a_bogus_report_line_is_no_report_not_a_crash(tmp_path: Path, line: str) -> None:
+    venv = fake_venv(tmp_path, f"stage import; echo '{line}'; exit 0")
+    result = runner.invoke(app, ["check", "--venv", str(venv), "--json"])
+    assert result.exit_code == 5, result.output
+    assert "printed no report" in json.loads(result.stdout)["stages"][-1]["message"]

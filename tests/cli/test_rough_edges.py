@@ -248,3 +248,45 @@ def test_ptenvs_own_active_venv_is_not_given_torch_advice(tmp_path: Path) -> Non
         check=False,
     )
     assert check.returncode == 2 and "ptenv's own environment" in check.stderr
+
+
+def test_malformed_urls_paths_and_options_are_exit_2(tmp_path: Path) -> None:
+    """Each used to be exit 70 (an internal error) from deep inside the install or check."""
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    cases = [
+        ["install", "--index-base", "http://127.0.0.1:abc/whl", "--dry-run", "--cuda", "cpu"],
+        ["install", "--index-base", "https://exa mple.com/whl", "--dry-run", "--cuda", "cpu"],
+        ["install", "--index-base", "https://x/whl\n", "--dry-run", "--cuda", "cpu"],
+        ["install", "--venv", str(tmp_path / "afile" / ".venv"), "--dry-run"],
+        ["install", "--venv", str(tmp_path / ("a" * 300)), "--dry-run"],
+        ["check", "--venv", str(tmp_path), "--compile-mode", "bogus"],
+        ["check", "--venv", str(tmp_path), "--nproc", "2", "--rdzv-endpoint", "bad::"],
+    ]
+    for args in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "internal error" not in result.output
+
+
+def test_rich_markup_in_a_path_is_printed_as_written(tmp_path: Path) -> None:
+    """`--venv 'x[/red]/.venv'` was a MarkupError after a whole install; `[bold]` ate text."""
+    from tests.index_server import make_wheel
+
+    tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    house = tmp_path / "house"
+    house.mkdir()
+    make_wheel(house, f"torch-2.14.0+cpu-{tag}-{tag}-manylinux_2_28_x86_64.whl")
+    venv = tmp_path / "x[/red]y[bold]" / ".venv"
+    args = [
+        "install",
+        "--venv",
+        str(venv),
+        "--dry-run",
+        "--cuda",
+        "cpu",
+        "--find-links",
+        str(house),
+    ]
+    result = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert f"into {venv} " in result.output

@@ -601,3 +601,22 @@ def test_verbose_shows_each_installer_command(index: Index) -> None:
     commands = [line for line in result.stderr.splitlines() if "$ " in line]
     assert any(" venv " in line for line in commands)
     assert any(" pip install " in line for line in commands)
+
+
+def test_a_lock_that_cannot_be_written_does_not_undo_the_install(
+    index: Index, tmp_path: Path
+) -> None:
+    """The lock is written after the swap: the venv has the new torch, and no lock lies."""
+    result = install_module.install(
+        Request(),
+        InstallOptions(
+            venv=tmp_path / "env",
+            lock=tmp_path / "gone" / "ptenv.lock",  # its folder does not exist
+            source=SourceOptions(index_base=index.url),
+        ),
+        Context(),
+    )
+    assert result.action is install_module.InstallAction.INSTALLED
+    assert torch_version_in(tmp_path / "env") == f"{LATEST}+cpu"
+    assert result.lock is None
+    assert any("could not be written" in w for w in result.warnings)

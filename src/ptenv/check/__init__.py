@@ -333,16 +333,34 @@ def death(done: _proc.Completed, stage: str, seconds: float) -> tuple[str, str, 
     return stage, message, fix
 
 
+def _well_formed(value: Any) -> bool:
+    """A smoke document's shape: anything else on that line (a wrapper, a fake, a newer
+    script) counts as no report rather than crashing the parent."""
+    if not isinstance(value, dict) or not isinstance(value.get("stages"), list):
+        return False
+    for key in ("distributed", "cache"):
+        if value.get(key) is not None and not isinstance(value[key], dict):
+            return False
+    number = (int, float, type(None))
+    return all(
+        isinstance(stage, dict)
+        and isinstance(stage.get("name"), str)
+        and isinstance(stage.get("seconds"), number)
+        and isinstance(stage.get("detail", {}), dict)
+        for stage in value["stages"]
+    )
+
+
 def find_document(stdout: str) -> dict[str, Any] | None:
     """The report on stdout; under torchrun every local rank prints one: rank 0's wins."""
-    documents = []
+    documents: list[dict[str, Any]] = []
     for line in stdout.splitlines():
         if line.startswith(SENTINEL):
             try:
                 value = json.loads(line[len(SENTINEL) :])
             except json.JSONDecodeError:
                 continue
-            if isinstance(value, dict) and "stages" in value:
+            if _well_formed(value):
                 documents.append(value)
     for document in documents:
         if (document.get("distributed") or {}).get("rank") == 0:

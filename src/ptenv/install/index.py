@@ -136,13 +136,29 @@ def pick(found: Sequence[Wheel], version: Version, tags: Sequence[Tag]) -> Wheel
     return min(fitting, key=lambda w: min(rank[t] for t in w.tags if t in rank), default=None)
 
 
-def check_url(url: str, insecure: bool = False) -> None:
-    """Refuse plain http except on loopback (or with --insecure)."""
+def check_url(url: str, insecure: bool = False, what: str = "--index-base") -> None:
+    """A well-formed http(s) or file URL; plain http only on loopback (or with --insecure)."""
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise UsageError(
+            f"{what} {url!r} contains spaces or control characters.",
+            hint="Give the URL alone, e.g. https://mirror.example/whl.",
+        )
     parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - parsing it is the check: a non-numeric port raises
+    except ValueError:
+        raise UsageError(
+            f"{what} {url}: the port is not a number.",
+            hint="Write it as https://host:8443/path, or leave the port out.",
+        ) from None
+    if parts.scheme in {"https", "http"} and not parts.hostname:
+        raise UsageError(f"{what} {url}: no host in it.", hint="Give https://host/path.")
     if parts.scheme in {"https", "file"}:
         return
     if parts.scheme != "http":
-        raise UsageError(f"{url}: not an http(s) URL.", hint="Give an https:// index URL.")
+        raise UsageError(
+            f"{what} {url!r} is not an http(s) or file URL.", hint="Give an https:// index URL."
+        )
     host = parts.hostname or ""
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback

@@ -85,8 +85,12 @@ def write(
         ],
     }
     fresh = path.with_name(path.name + ".tmp")
-    fresh.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    fresh.replace(path)
+    try:
+        fresh.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        fresh.replace(path)
+    except OSError:
+        fresh.unlink(missing_ok=True)  # a full disk must not leave half a lock behind
+        raise
 
 
 def read(path: Path) -> Lock:

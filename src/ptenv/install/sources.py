@@ -143,6 +143,9 @@ def source_for(
                 "--use-pip-config: pip has no index-url, extra-index-url or find-links configured.",
                 hint="Check `pip config list`.",
             )
+        for url in [index_url or "", *extra, *(link for link in links if "://" in link)]:
+            if url:
+                index.check_url(url, options.insecure, what="pip's configured index")
         return Source(
             kind=SourceKind.PIP_CONFIG,
             label="pip config",

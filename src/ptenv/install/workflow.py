@@ -94,6 +94,14 @@ class Environment:
     warnings: tuple[str, ...] = ()
 
 
+class LockNotWritten(Exception):
+    def __init__(self, lock: Path, error: OSError) -> None:
+        super().__init__(
+            f"The install is done, but {lock} could not be written ({error.strerror or error}); "
+            "run ptenv install again once there is room, to write it."
+        )
+
+
 @dataclass
 class _Clock:
     began: float = field(default_factory=time.monotonic)
@@ -167,9 +175,10 @@ def install(request: Request, options: InstallOptions, context: Context) -> Envi
         if options.dry_run:
             return planned
         _check_disk(path, decision.plan, options.required_free_bytes)
-        installed, lock = _build(target, decision, options, context, clock)
+        installed, lock, problem = _build(target, decision, options, context, clock)
         clock.lap("total")
-        return replace(planned, action=InstallAction.INSTALLED, installed=installed, lock=lock)
+        done = replace(planned, action=InstallAction.INSTALLED, installed=installed, lock=lock)
+        return replace(done, warnings=(*done.warnings, problem)) if problem else done
 
 
 def _decide(request: Request, options: InstallOptions, machine: Machine) -> _Decision:
@@ -193,8 +202,9 @@ def _decide(request: Request, options: InstallOptions, machine: Machine) -> _Dec
 
 def _build(
     target: _Target, decision: _Decision, options: InstallOptions, context: Context, clock: _Clock
-) -> tuple[tuple[Installed, ...], Path]:
-    """Build the new venv beside the target, install, lock, swap in; undo on any failure."""
+) -> tuple[tuple[Installed, ...], Path | None, str]:
+    """Build the new venv beside the target, install, swap in (undone on any failure before
+    the swap), then lock; the third value says why there is no lock, if there is none."""
     new = staging.staging_path(target.path)
     existing, plan, source = target.existing, decision.plan, decision.source
     try:
@@ -221,13 +231,30 @@ def _build(
             before, probe_venv(new), source, decision.machine, decision.locked
         )
         staging.retarget(new, new, target.path)
-        lock = options.lock or lockfile.default_path(target.path)
-        lockfile.write(lock, plan, source, decision.machine, entries)
         staging.swap_in(new, target.path)
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise
-    return tuple(installed), lock
+    try:
+        return tuple(installed), _write_lock(decision, options, target.path, entries), ""
+    except LockNotWritten as failed:
+        return tuple(installed), None, str(failed)
+
+
+def _write_lock(
+    decision: _Decision, options: InstallOptions, venv: Path, entries: list[lockfile.LockedPackage]
+) -> Path:
+    """After the swap, so the lock never names a torch the venv does not have; atomic (a temp
+    file renamed into place). A lock that cannot be written does not undo the install."""
+    lock = options.lock or lockfile.default_path(venv)
+    try:
+        lockfile.write(lock, decision.plan, decision.source, decision.machine, entries)
+    except OSError as error:
+        if decision.locked is None:  # an older lock beside the venv would now disagree with it
+            with contextlib.suppress(OSError):
+                lock.unlink()
+        raise LockNotWritten(lock, error) from None
+    return lock
 
 
 def _confirm_replacement(
@@ -248,6 +275,29 @@ def _confirm_replacement(
 
 
 def _refuse_unsafe_target(target: Path) -> None:
+    try:
+        _check_target(target)
+    except OSError as error:  # a name too long, a path through a file, no permission
+        raise UsageError(
+            f"--venv {target}: {error.strerror or error}.",
+            hint="Choose a shorter path in a folder you can write to.",
+        ) from None
+
+
+def _check_target(target: Path) -> None:
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UsageError(
+            f"--venv {target}: {folder} is a file, not a folder.",
+            hint="Choose a path whose parents are folders.",
+        )
+    if any(len(part.encode()) > 255 for part in target.parts):
+        raise UsageError(
+            f"--venv {str(target)[:60]}...: a name in it is longer than 255 bytes.",
+            hint="Choose a shorter name.",
+        )
     own = Path(sys.prefix).absolute()
     if target == own or own.is_relative_to(target):
         raise UsageError(
