@@ -9,6 +9,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ptenv.models import (
@@ -799,3 +800,25 @@ def render_install(result: Environment) -> None:
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     if timings:
         out.print(f"[dim]{timings}[/dim]")
+    if result.action is InstallAction.INSTALLED:
+        _print_how_to_use(out, result)
+
+
+def _print_how_to_use(out: Console, result: Environment) -> None:
+    """The venv by hand: how to enter it, and how to add packages to it (not to the system)."""
+    windows = result.plan.platform.startswith("windows")
+    activate = (
+        f"{result.venv}\\Scripts\\activate" if windows else f"source {result.venv}/bin/activate"
+    )
+    out.print(f"Use it: {activate}", markup=False, soft_wrap=True)
+    has_pip = (
+        any(Path(result.venv).glob("lib/python3*/site-packages/pip"))
+        or (Path(result.venv) / "Lib" / "site-packages" / "pip").is_dir()
+    )
+    if not has_pip:
+        out.print(
+            f"It has no pip: add packages with `uv pip install --python {result.python} NAME` "
+            "(a bare `pip install` would go to another Python).",
+            markup=False,
+            soft_wrap=True,
+        )

@@ -620,3 +620,15 @@ def test_a_lock_that_cannot_be_written_does_not_undo_the_install(
     assert torch_version_in(tmp_path / "env") == f"{LATEST}+cpu"
     assert result.lock is None
     assert any("could not be written" in w for w in result.warnings)
+
+
+def test_the_install_says_how_to_use_the_venv_by_hand(index: Index, tmp_path: Path) -> None:
+    """A uv venv has no pip: `pip install numpy` after activating would go elsewhere."""
+    result = runner.invoke(
+        app,
+        ["install", "--no-check", "--venv", "env", "--index-base", index.url],
+        env={"COLUMNS": "300"},
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Use it: source {tmp_path / 'env'}/bin/activate" in result.stdout
+    assert "It has no pip: add packages with `uv pip install --python" in result.stdout
