@@ -811,13 +811,14 @@ def _print_how_to_use(out: Console, result: Environment) -> None:
         f"{result.venv}\\Scripts\\activate" if windows else f"source {result.venv}/bin/activate"
     )
     out.print(f"Use it: {activate}", markup=False, soft_wrap=True)
+    python = Path(result.venv) / ("Scripts/python.exe" if windows else "bin/python")
     has_pip = (
         any(Path(result.venv).glob("lib/python3*/site-packages/pip"))
         or (Path(result.venv) / "Lib" / "site-packages" / "pip").is_dir()
     )
     if not has_pip:
         out.print(
-            f"It has no pip: add packages with `uv pip install --python {result.python} NAME` "
+            f"It has no pip: add packages with `uv pip install --python {python} NAME` "
             "(a bare `pip install` would go to another Python).",
             markup=False,
             soft_wrap=True,

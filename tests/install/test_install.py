@@ -631,4 +631,7 @@ def test_the_install_says_how_to_use_the_venv_by_hand(index: Index, tmp_path: Pa
     )
     assert result.exit_code == 0, result.output
     assert f"Use it: source {tmp_path / 'env'}/bin/activate" in result.stdout
-    assert "It has no pip: add packages with `uv pip install --python" in result.stdout
+    venv_python = tmp_path / "env" / "bin" / "python"
+    assert f"It has no pip: add packages with `uv pip install --python {venv_python} NAME`" in (
+        result.stdout
+    )
