@@ -111,21 +111,16 @@ def test_a_lock_written_now_keeps_its_contract(tmp_path: Path) -> None:
     """Read the golden lock, write it again with today's code: the same contract."""
     from ptenv import releases
     from ptenv.install import lock
+    from ptenv.models import Request
     from ptenv.resolve import resolve
     from tests.conftest import make_machine
 
     locked = lock.read(GOLDEN / FILES["ptenv.lock/1"])
     machine = make_machine()
-    plan = resolve(machine, locked_request(), releases.load())
+    plan = resolve(machine, Request(cuda="cpu"), releases.load())
     lock.write(tmp_path / "ptenv.lock", plan, locked.source, machine, list(locked.packages))
     written = json.loads((tmp_path / "ptenv.lock").read_text(encoding="utf-8"))
     assert problems(written, DOCUMENTS["ptenv.lock/1"]) == []
-
-
-def locked_request() -> Any:
-    from ptenv.models import Request
-
-    return Request(cuda="cpu")
 
 
 def test_a_check_and_install_document_rendered_now_keep_their_contract() -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from ptenv import DEFAULT_INDEX_BASE, __version__
-from ptenv.errors import ExitCode, PtenvError
+from ptenv.errors import ExitCode, PtenvError, UsageError
 
 app = typer.Typer(
     name="ptenv",
@@ -175,17 +175,27 @@ def _project_defaults(folder: Path) -> dict[str, dict[str, object]]:
             break
     else:
         return {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}  # not ours to judge; tools that own the file will say what is wrong
+    if "ptenv" not in text:
+        return {}  # most projects: no TOML parse on every command
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
 
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("ptenv", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        table = tomllib.loads(text).get("tool", {}).get("ptenv", {})
+    except tomllib.TOMLDecodeError as error:
         typer.echo(f"error: {path} cannot be read as TOML ({error}).", err=True)
         typer.echo("hint: Fix the file, or run ptenv from another folder.", err=True)
         raise typer.Exit(int(ExitCode.USAGE)) from None
+    if not isinstance(table, dict):
+        typer.echo(f"error: tool.ptenv in {path} is not a table.", err=True)
+        typer.echo('hint: Write it as [tool.ptenv] with keys such as cuda = "cu126".', err=True)
+        raise typer.Exit(int(ExitCode.USAGE))
     unknown = sorted(set(table) - set(PROJECT_KEYS))
     if unknown:
         typer.echo(
@@ -225,8 +235,6 @@ def _output_file(path: Path | None, flag: str) -> None:
     """Refuse, before any work, a file ptenv could not write at the end (results kept)."""
     if path is None:
         return
-    from ptenv.errors import UsageError
-
     folder = path.absolute().parent
     problem = None
     if path.is_dir():

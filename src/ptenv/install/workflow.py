@@ -94,14 +94,6 @@ class Environment:
     warnings: tuple[str, ...] = ()
 
 
-class LockNotWritten(Exception):
-    def __init__(self, lock: Path, error: OSError) -> None:
-        super().__init__(
-            f"The install is done, but {lock} could not be written ({error.strerror or error}); "
-            "run ptenv install again once there is room, to write it."
-        )
-
-
 @dataclass
 class _Clock:
     began: float = field(default_factory=time.monotonic)
@@ -235,17 +227,15 @@ def _build(
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise
-    try:
-        return tuple(installed), _write_lock(decision, options, target.path, entries), ""
-    except LockNotWritten as failed:
-        return tuple(installed), None, str(failed)
+    return (tuple(installed), *_write_lock(decision, options, target.path, entries))
 
 
 def _write_lock(
     decision: _Decision, options: InstallOptions, venv: Path, entries: list[lockfile.LockedPackage]
-) -> Path:
+) -> tuple[Path | None, str]:
     """After the swap, so the lock never names a torch the venv does not have; atomic (a temp
-    file renamed into place). A lock that cannot be written does not undo the install."""
+    file renamed into place). A lock that cannot be written does not undo the install: it
+    comes back as (None, why)."""
     lock = options.lock or lockfile.default_path(venv)
     try:
         lockfile.write(lock, decision.plan, decision.source, decision.machine, entries)
@@ -253,8 +243,11 @@ def _write_lock(
         if decision.locked is None:  # an older lock beside the venv would now disagree with it
             with contextlib.suppress(OSError):
                 lock.unlink()
-        raise LockNotWritten(lock, error) from None
-    return lock
+        return None, (
+            f"The install is done, but {lock} could not be written ({error.strerror or error}); "
+            "run ptenv install again once there is room, to write it."
+        )
+    return lock, ""
 
 
 def _confirm_replacement(
