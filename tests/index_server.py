@@ -10,6 +10,7 @@ import base64
 import hashlib
 import html
 import json
+import ssl
 import threading
 import time
 import urllib.parse
@@ -23,8 +24,13 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 
-def make_wheel(folder: Path, filename: str, requires: tuple[str, ...] = ()) -> Path:
-    """An installable wheel whose only module records its own version."""
+def make_wheel(
+    folder: Path,
+    filename: str,
+    requires: tuple[str, ...] = (),
+    extra_files: dict[str, bytes] | None = None,
+) -> Path:
+    """An installable wheel whose only module records its own version (plus extra_files)."""
     name, version, _, tags = parse_wheel_filename(filename)
     dist_name = filename.split("-", maxsplit=1)[0]
     dist_info = f"{dist_name}-{version}.dist-info"
@@ -41,6 +47,7 @@ def make_wheel(folder: Path, filename: str, requires: tuple[str, ...] = ()) -> P
             "false\n" + "".join(f"Tag: {t}\n" for t in sorted(map(str, tags)))
         ).encode(),
     }
+    files.update(extra_files or {})
     record_lines = []
     for path, data in files.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
@@ -68,6 +75,11 @@ class Index:
     delay_s: float = 0.0  # wait before sending a wheel (to interrupt an install midway)
     link_base: str | None = None  # page links point here instead of this server (a mirror
     #                               whose pages link back upstream)
+    auth: str | None = None  # "user:password" required (HTTP basic), else 401
+    unavailable: int = 0  # answer this many requests with 503 before serving
+    drip_wheels: bool = False  # send a wheel's headers and 10 bytes, then nothing
+    redirect_pages: str | None = None  # answer every page with a 302 to this base URL
+    seen_auth: list[str] = field(default_factory=list)  # Authorization headers received
 
     def add(self, variant: str, filename: str, requires: tuple[str, ...] = ()) -> Path:
         folder = self.root / variant
@@ -75,7 +87,7 @@ class Index:
         return make_wheel(folder, filename, requires)
 
 
-def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
+def _handler(index: Index) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - small methods, one class
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             del format, args
@@ -89,24 +101,68 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             index.requests.append(self.path)
+            index.seen_auth.append(self.headers.get("Authorization", ""))
+            if index.auth is not None and self.headers.get("Authorization") != _basic(index.auth):
+                return self._send(401, "text/plain", b"credentials needed", realm=True)
+            if index.unavailable > 0:
+                index.unavailable -= 1
+                return self._send(503, "text/plain", b"busy")
             path = urllib.parse.unquote(self.path.split("?")[0])
             parts = [p for p in path.split("/") if p]
-            if len(parts) == 3 and parts[0] == "whl" and parts[2].endswith(".whl"):
-                file = index.root / parts[1] / parts[2]
-                if file.is_file():
-                    index.served.append(file.name)
-                    time.sleep(index.delay_s)
-                    return self._send(200, "application/octet-stream", file.read_bytes())
-            elif len(parts) == 3 and parts[0] == "whl":
+            if len(parts) == 3 and parts[0] == "whl" and parts[2].endswith(_FILES):
+                return self._file(index.root / parts[1] / parts[2])
+            if len(parts) == 2 and parts[0] == "whl" and path.endswith("/"):
+                return self._flat(parts[1])
+            if len(parts) == 3 and parts[0] == "whl":
+                if index.redirect_pages is not None:
+                    return self._redirect(f"{index.redirect_pages}/{parts[1]}/{parts[2]}/")
                 return self._project(parts[1], parts[2])
             return self._send(404, "text/plain", b"not found")
+
+        def _file(self, file: Path) -> None:
+            if not file.is_file():
+                return self._send(404, "text/plain", b"not found")
+            index.served.append(file.name)
+            time.sleep(index.delay_s)
+            if index.drip_wheels:
+                return self._drip(file.read_bytes())
+            return self._send(200, "application/octet-stream", file.read_bytes())
+
+        def _redirect(self, location: str) -> None:
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _flat(self, variant: str) -> None:
+            """A flat listing of one folder (the --find-links URL layout of some mirrors)."""
+            folder = index.root / variant
+            if not folder.is_dir():
+                return self._send(404, "text/plain", b"not found")
+            links = "".join(
+                f'<a href="{urllib.parse.quote(p.name)}">{html.escape(p.name)}</a><br>\n'
+                for p in sorted(folder.iterdir())
+                if p.name.endswith(_FILES)
+            )
+            return self._send(200, "text/html", f"<html><body>{links}</body></html>".encode())
+
+        def _drip(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:10])
+            self.wfile.flush()
+            time.sleep(120)  # the link died; the client must give up on its own
 
         def _project(self, variant: str, project: str) -> None:
             accept = self.headers.get("Accept", "")
             return self._send(*_project_page(index, variant, project, accept))
 
-        def _send(self, status: int, kind: str, body: bytes) -> None:
+        def _send(self, status: int, kind: str, body: bytes, realm: bool = False) -> None:
             self.send_response(status)
+            if realm:
+                self.send_header("WWW-Authenticate", 'Basic realm="index"')
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -121,8 +177,9 @@ def _project_page(index: Index, variant: str, project: str, accept: str) -> tupl
     folder = index.root / variant
     files = sorted(
         p
-        for p in folder.glob("*.whl")
-        if canonicalize_name(p.name.split("-")[0]) == canonicalize_name(project)
+        for p in folder.glob("*")
+        if p.name.endswith(_FILES)
+        and canonicalize_name(p.name.split("-")[0]) == canonicalize_name(project)
     )
     if not folder.is_dir() or not files:
         return 404, "text/plain", b"not found"
@@ -144,13 +201,27 @@ def _project_page(index: Index, variant: str, project: str, accept: str) -> tupl
     return 200, "text/html", f"<!DOCTYPE html><html><body>\n{links}</body></html>\n".encode()
 
 
+_FILES = (".whl", ".tar.gz")
+
+
+def _basic(userinfo: str) -> str:
+    return "Basic " + base64.b64encode(userinfo.encode()).decode()
+
+
 @contextmanager
-def serve(root: Path) -> Iterator[Index]:
+def serve(root: Path, tls: tuple[Path, Path] | None = None) -> Iterator[Index]:
+    """Serve root on 127.0.0.1; with tls=(certificate, key) over HTTPS."""
     index = Index(root)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(index))
     server.daemon_threads = True  # a request held by delay_s must not hold up the shutdown
     server.block_on_close = False
-    index.url = f"http://127.0.0.1:{server.server_address[1]}/whl"
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    index.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/whl"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -13,16 +13,17 @@ SRC = Path(__file__).parent.parent / "src" / "ptenv"
 
 # Room -> the rooms it may import from (besides itself). Lazy imports count too.
 CORE = {"models", "errors", "schema", "resolve", "diagnose", "releases", "probe", "context"}
-SEAMS = {"_proc", "_http"}
+SEAMS = {"_proc", "_http", "redact"}
 ALLOWED = {
     "cli": {"workflows", "report", "install", "check", *CORE, *SEAMS},
     "workflows": {"install", "check", *CORE, *SEAMS},
-    "report": {"install", "releases", "models", "schema"},
+    "report": {"install", "releases", "models", "schema", "redact"},
     "install": {*CORE, *SEAMS},
     "check": {*CORE, *SEAMS, "scripts"},
     **{room: CORE | SEAMS | {"scripts"} for room in CORE},
     "_proc": set(),
-    "_http": set(),
+    "_http": {"redact"},  # errors name URLs: never with their credentials
+    "redact": set(),
     "scripts": set(),
 }
 

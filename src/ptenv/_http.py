@@ -1,46 +1,443 @@
-"""The one HTTP seam: every request ptenv itself makes (index pages, flat listings) goes here.
+"""The one HTTP seam: every request ptenv itself makes (index pages, flat listings, range reads).
 
 Imported only where a request is made, so `ptenv --help` and `ptenv doctor` never load
-urllib.request, http.client or ssl. Errors come back as HttpError with the status (or None
-when the server could not be reached) and a reason for people.
+urllib.request, http.client or ssl. What it does for every request:
+- TLS verified against the OS trust store (truststore where installed) plus SSL_CERT_FILE,
+  SSL_CERT_DIR, REQUESTS_CA_BUNDLE and pip's `cert` (with --use-pip-config);
+- proxies from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (and pip's `proxy`);
+- credentials from the URL's user info or from netrc, sent only to that host (never after
+  a redirect to another one);
+- redirects followed by hand: never to plain http on another host off loopback (so never
+  from https down to http), never to anything but http(s);
+- connect and read timeouts, bounded retries with backoff for connection errors, 429 and
+  5xx; one cache of pages per run.
+Errors come back as HttpError with the status (None: not reached), a reason and a hint.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
+import ipaddress
+import netrc
+import os
+import socket
+import ssl
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
-TIMEOUT_S = 10.0
+from ptenv import redact
+
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 30.0  # no byte for this long ends a read
+RETRIES = 3
+MAX_REDIRECTS = 5
+MAX_RETRY_AFTER_S = 10.0
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
 
 
 @dataclass(frozen=True)
 class Page:
-    url: str  # after redirects
+    url: str  # after redirects, without credentials
     content_type: str
     text: str
 
 
 class HttpError(Exception):
-    def __init__(self, url: str, status: int | None, reason: str) -> None:
-        super().__init__(f"{url}: {reason}")
-        self.url = url
+    def __init__(self, url: str, status: int | None, reason: str, hint: str = "") -> None:
+        shown = redact.url(url)
+        super().__init__(f"{shown}: {reason}")
+        self.url = shown
         self.status = status  # None: not reached at all
-        self.reason = reason
+        self.reason = redact.text(reason)
+        self.hint = hint
 
 
-def get_page(url: str, *, accept: str | None = None, timeout: float = TIMEOUT_S) -> Page:
-    """GET one text page; HttpError on an HTTP error status or when unreachable."""
-    headers = {"Accept": accept} if accept else {}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - schemes vetted by callers
+@dataclass(frozen=True, kw_only=True)
+class Network:
+    """How ptenv reaches the network, read once from the environment (and pip's config)."""
+
+    ca_files: tuple[str, ...] = ()
+    ca_dirs: tuple[str, ...] = ()
+    client_cert: str | None = None
+    proxies: Mapping[str, str] = field(default_factory=dict)  # scheme -> proxy URL
+    no_proxy: tuple[str, ...] = ()
+    netrc_file: Path | None = None
+    connect_timeout: float = CONNECT_TIMEOUT_S
+    read_timeout: float = READ_TIMEOUT_S
+    retries: int = RETRIES
+    backoff_s: float = 0.5
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], pip_config: Mapping[str, str] | None = None
+    ) -> Network:
+        pip = pip_config or {}
+        files = [env[v] for v in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE") if env.get(v)]
+        if pip.get("cert"):
+            files.append(pip["cert"])
+        dirs = [env["SSL_CERT_DIR"]] if env.get("SSL_CERT_DIR") else []
+        proxies = {}
+        for scheme in ("http", "https"):
+            value = env.get(f"{scheme}_proxy") or env.get(f"{scheme.upper()}_PROXY")
+            if value or pip.get("proxy"):
+                proxies[scheme] = value or pip["proxy"]
+        bypass = env.get("no_proxy") or env.get("NO_PROXY") or ""
+        home = env.get("HOME")
+        netrc_file = env.get("NETRC") or (str(Path(home) / ".netrc") if home else None)
+        return cls(
+            ca_files=tuple(files),
+            ca_dirs=tuple(dirs),
+            client_cert=pip.get("client-cert") or None,
+            proxies=proxies,
+            no_proxy=tuple(h.strip().lower() for h in bypass.split(",") if h.strip()),
+            netrc_file=Path(netrc_file) if netrc_file else None,
+            connect_timeout=_seconds(env, "PTENV_HTTP_CONNECT_TIMEOUT", CONNECT_TIMEOUT_S),
+            read_timeout=_seconds(env, "PTENV_HTTP_TIMEOUT", READ_TIMEOUT_S),
+            retries=int(_seconds(env, "PTENV_HTTP_RETRIES", RETRIES)),
+        )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - as above
-            return Page(
-                url=response.geturl(),
-                content_type=response.headers.get("Content-Type", ""),
-                text=response.read().decode("utf-8", errors="replace"),
-            )
+        value = float(env.get(name, default))
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+@dataclass
+class _Run:
+    """This run's settings and pages (one per process; the CLI starts each command afresh)."""
+
+    network: Network | None = None
+    pages: dict[tuple[str, str], Page] = field(default_factory=dict)
+
+
+_run = _Run()
+
+
+def configure(network: Network | None) -> None:
+    """Use these settings for the rest of the run (None: read the environment again); the
+    page cache starts empty."""
+    _run.network = network
+    _run.pages.clear()
+
+
+def settings() -> Network:
+    if _run.network is None:
+        _run.network = Network.from_env(os.environ)
+    return _run.network
+
+
+def get_page(url: str, *, accept: str | None = None, timeout: float | None = None) -> Page:
+    """GET one text page (cached for the run); HttpError on an error status or when unreachable."""
+    key = (url, accept or "")
+    if key in _run.pages:
+        return _run.pages[key]
+    network = settings()
+    if timeout is not None:
+        network = replace(network, read_timeout=timeout)
+    headers = {"Accept": accept} if accept else {}
+    final, response_headers, body = _request(url, headers, network)
+    page = Page(
+        url=final,
+        content_type=response_headers.get("Content-Type", ""),
+        text=body.decode("utf-8", errors="replace"),
+    )
+    _run.pages[key] = page
+    return page
+
+
+def get_range(url: str, start: int, length: int) -> tuple[bytes, int | None]:
+    """Bytes [start, start+length) of a file and its total size (None when not told)."""
+    headers = {"Range": f"bytes={start}-{start + length - 1}"}
+    _final, response_headers, body = _request(url, headers, settings())
+    total = response_headers.get("Content-Range", "").rpartition("/")[2]
+    return body, int(total) if total.isdigit() else None
+
+
+# --- one request: credentials, redirects, retries ----------------------------------------------
+
+
+def _request(url: str, headers: dict[str, str], network: Network) -> tuple[str, Any, bytes]:
+    credentials = _credentials(url, network)
+    current = redact.strip_credentials(url)
+    for _hop in range(MAX_REDIRECTS + 1):
+        sent = dict(headers)
+        auth = credentials.get(_origin(current))
+        if auth:
+            sent["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+        status, response_headers, body = _with_retries(current, sent, network)
+        if status not in _REDIRECT_STATUSES:
+            return current, response_headers, body
+        location = response_headers.get("Location")
+        if not location:
+            raise HttpError(url, status, f"HTTP {status} without a Location")
+        target = urllib.parse.urljoin(current, location)
+        _vet_redirect(current, target)
+        current = target
+    raise HttpError(url, None, f"more than {MAX_REDIRECTS} redirects")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _credentials(url: str, network: Network) -> dict[tuple[str, str, int | None], str]:
+    """user:password for the URL's own origin only: from its user info, else netrc."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None and not redact.is_redacted(url):
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        return {_origin(url): f"{user}:{password}"}
+    found = _from_netrc(parts.hostname or "", network.netrc_file)
+    return {_origin(url): found} if found else {}
+
+
+def _from_netrc(host: str, path: Path | None) -> str | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        entry = netrc.netrc(str(path)).authenticators(host)
+    except (netrc.NetrcParseError, OSError):
+        return None
+    if entry is None:
+        return None
+    login, _account, password = entry
+    return f"{login}:{password or ''}"
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _vet_redirect(source: str, target: str) -> None:
+    """Follow only to http(s), and to plain http only on loopback or the same http host."""
+    parts = urllib.parse.urlsplit(target)
+    if parts.scheme not in ("http", "https"):
+        raise HttpError(
+            source,
+            None,
+            f"redirected to {redact.url(target)}, which is not http(s); refused",
+            hint="Ask the index's owner to fix the redirect, or use another source.",
+        )
+    origin = urllib.parse.urlsplit(source)
+    same_host = (origin.scheme, origin.hostname) == (parts.scheme, parts.hostname)
+    if parts.scheme == "http" and not is_loopback(parts.hostname or "") and not same_host:
+        raise HttpError(
+            source,
+            None,
+            f"redirected to plain http on another host ({redact.url(target)}); refused, "
+            "since packages could be tampered with on the way",
+            hint="Use the https address the server should have sent, or another source.",
+        )
+
+
+def _with_retries(url: str, headers: dict[str, str], network: Network) -> tuple[int, Any, bytes]:
+    attempt = 0
+    while True:
+        try:
+            return _once(url, headers, network)
+        except _Transient as problem:
+            if attempt >= network.retries:
+                raise problem.error from None
+            wait = problem.retry_after
+            if wait is None:
+                wait = network.backoff_s * 2**attempt
+            time.sleep(min(wait, MAX_RETRY_AFTER_S))
+            attempt += 1
+
+
+class _Transient(Exception):
+    def __init__(self, error: HttpError, retry_after: float | None = None) -> None:
+        super().__init__(error.reason)
+        self.error = error
+        self.retry_after = retry_after
+
+
+def _once(url: str, headers: dict[str, str], network: Network) -> tuple[int, Any, bytes]:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - schemes vetted
+    try:
+        with _opener(url, network).open(request) as response:
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        raise HttpError(url, error.code, f"HTTP {error.code}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
-        raise HttpError(url, None, str(getattr(error, "reason", error))) from None
+        status = error.code
+        if status in _REDIRECT_STATUSES:
+            return status, error.headers, b""
+        failure = HttpError(url, status, f"HTTP {status}", hint=_status_hint(status))
+        if status in _RETRY_STATUSES:
+            raise _Transient(failure, _retry_after(error.headers.get("Retry-After"))) from None
+        raise failure from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            raise HttpError(url, None, _certificate_reason(reason), hint=_CERT_HINT) from None
+        if isinstance(reason, ssl.SSLError):
+            raise HttpError(url, None, f"TLS failed ({reason})", hint=_CERT_HINT) from None
+        if isinstance(reason, (TimeoutError, socket.timeout)):
+            failure = HttpError(url, None, f"no answer within {network.read_timeout:g} s")
+        else:
+            failure = HttpError(url, None, str(reason))
+        raise _Transient(failure) from None
+
+
+_CERT_HINT = (
+    "If a company proxy or private CA signs this server's certificate, point SSL_CERT_FILE "
+    "at that CA bundle (PEM); pip's `cert` setting is used with --use-pip-config."
+)
+
+
+def _certificate_reason(error: ssl.SSLCertVerificationError) -> str:
+    detail = error.verify_message or error.reason or str(error)
+    return f"its TLS certificate could not be verified ({detail})"
+
+
+def _status_hint(status: int) -> str:
+    if status in (401, 403):
+        return (
+            "The server wants credentials: put them in ~/.netrc (machine HOST login USER "
+            "password TOKEN) or in the URL (https://user:token@host/...)."
+        )
+    return ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+# --- the opener: TLS context, proxies, timeouts -------------------------------------------------
+
+
+def _opener(url: str, network: Network) -> urllib.request.OpenerDirector:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    proxies = {} if _bypassed(host, network.no_proxy) else dict(network.proxies)
+    context = _tls_context(network.ca_files, network.ca_dirs, network.client_cert)
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler(proxies),
+        _TimedHttpHandler(network),
+        _TimedHttpsHandler(network, context),
+        _NoRedirects(),
+    )
+
+
+def _bypassed(host: str, no_proxy: tuple[str, ...]) -> bool:
+    host = host.lower()
+    for entry in no_proxy:
+        if entry == "*":
+            return True
+        bare = entry.lstrip(".").split(":")[0]
+        if host == bare or host.endswith("." + bare):
+            return True
+    return False
+
+
+_contexts: dict[tuple[tuple[str, ...], tuple[str, ...], str | None], ssl.SSLContext] = {}
+
+
+def _tls_context(
+    ca_files: tuple[str, ...], ca_dirs: tuple[str, ...], client_cert: str | None
+) -> ssl.SSLContext:
+    key = (ca_files, ca_dirs, client_cert)
+    if key not in _contexts:
+        _contexts[key] = _new_context(ca_files, ca_dirs, client_cert)
+    return _contexts[key]
+
+
+def _new_context(
+    ca_files: tuple[str, ...], ca_dirs: tuple[str, ...], client_cert: str | None
+) -> ssl.SSLContext:
+    context: ssl.SSLContext
+    if ca_files or ca_dirs:  # OpenSSL's own store (which honours SSL_CERT_*), plus these
+        context = ssl.create_default_context()
+    else:
+        try:
+            import truststore  # noqa: PLC0415 - the OS store (macOS keychain, Windows store)
+
+            context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        except ImportError:
+            context = ssl.create_default_context()
+    for path in ca_files:
+        _load(context, path, as_dir=False)
+    for path in ca_dirs:
+        _load(context, path, as_dir=True)
+    if client_cert:
+        try:
+            context.load_cert_chain(client_cert)
+        except (OSError, ssl.SSLError) as error:
+            raise HttpError(
+                client_cert, None, f"the client certificate cannot be loaded ({error})"
+            ) from None
+    return context
+
+
+def _load(context: ssl.SSLContext, path: str, *, as_dir: bool) -> None:
+    try:
+        if as_dir:
+            context.load_verify_locations(capath=path)
+        else:
+            context.load_verify_locations(cafile=path)
+    except (OSError, ssl.SSLError) as error:
+        raise HttpError(
+            path,
+            None,
+            f"the CA {'folder' if as_dir else 'bundle'} cannot be read ({error})",
+            hint="Point SSL_CERT_FILE at a PEM file of CA certificates.",
+        ) from None
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects come back as responses; _request follows them after vetting."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+def _timed(base: type[http.client.HTTPConnection], network: Network) -> Any:
+    class Connection(base):  # type: ignore[valid-type, misc]
+        """Connects within the connect timeout, then reads with the read timeout."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["timeout"] = network.connect_timeout
+            super().__init__(*args, **kwargs)
+
+        def connect(self) -> None:
+            super().connect()
+            self.sock.settimeout(network.read_timeout)
+
+    return Connection
+
+
+class _TimedHttpHandler(urllib.request.HTTPHandler):
+    def __init__(self, network: Network) -> None:
+        super().__init__()
+        self._connection = _timed(http.client.HTTPConnection, network)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+
+class _TimedHttpsHandler(urllib.request.HTTPSHandler):
+    def __init__(self, network: Network, context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self._connection = _timed(http.client.HTTPSConnection, network)
+        self._tls = context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req, context=self._tls)

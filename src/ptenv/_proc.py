@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 # Variables that would make a child interpreter or installer act on another environment.
@@ -30,6 +31,9 @@ _LEAKY_VARIABLES = (
     "PIP_REQUIRE_VIRTUALENV",
     "__PYVENV_LAUNCHER__",
 )
+
+
+STALLED = "stalled"  # Completed.stopped when nothing happened for stall_s seconds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,12 +67,15 @@ def run(
     should_stop: Callable[[], str | None] | None = None,
     on_stop: Callable[[], None] | None = None,
     poll_s: float = 0.25,
+    stall_s: float | None = None,
 ) -> Completed:
     """Run argv to completion or until timeout; never raise for the child's own failure.
 
     `should_stop` is polled while the child runs; a non-empty answer kills the child's whole
     process group and is returned as `stopped` (a per-stage deadline, say). `on_stop` runs
     after such a kill (and on Ctrl-C), for descendants that left the group.
+    `stall_s`: end it (stopped=STALLED) when for that long its process group read, wrote and
+    printed nothing (bytes from /proc/PID/io on Linux, its output elsewhere).
     Output goes to temporary files, not pipes: we wait for the child itself, so a descendant
     that outlives it holding the inherited descriptors cannot keep us waiting.
     Raises FileNotFoundError / PermissionError when the program cannot be started at all.
@@ -89,15 +96,19 @@ def run(
             **popen_kwargs,  # type: ignore[call-overload]
         )
         deadline = time.monotonic() + timeout
+        watch = _StallWatch(process.pid, (out, err), stall_s) if stall_s is not None else None
         try:
             while True:
                 remaining = deadline - time.monotonic()
-                step = remaining if should_stop is None else min(poll_s, remaining)
+                polled = should_stop is not None or watch is not None
+                step = min(poll_s, remaining) if polled else remaining
                 try:
                     process.wait(timeout=max(step, 0.0))
                     break
                 except subprocess.TimeoutExpired:
                     reason = should_stop() if should_stop is not None else None
+                    if reason is None and watch is not None and watch.stalled():
+                        reason = STALLED
                     if reason or time.monotonic() >= deadline:
                         _stop(process, on_stop)
                         return Completed(
@@ -114,6 +125,51 @@ def run(
         return Completed(
             argv=tuple(argv), returncode=process.returncode, stdout=_read(out), stderr=_read(err)
         )
+
+
+class _StallWatch:
+    """Has the child's process group done anything (I/O or output) in the last `seconds`?"""
+
+    def __init__(self, pgid: int, outputs: tuple[IO[bytes], ...], seconds: float) -> None:
+        self._pgid = pgid
+        self._outputs = outputs
+        self._seconds = seconds
+        self._last = -1
+        self._since = self._checked = time.monotonic()
+
+    def stalled(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked < 1.0:  # a /proc walk per second is plenty
+            return False
+        self._checked = now
+        activity = _group_io(self._pgid) + sum(os.fstat(o.fileno()).st_size for o in self._outputs)
+        if activity != self._last:
+            self._last, self._since = activity, now
+            return False
+        return now - self._since >= self._seconds
+
+
+def _group_io(pgid: int) -> int:
+    """Bytes read and written so far by the live processes of one group (0 without /proc)."""
+    total = 0
+    try:
+        entries = list(Path("/proc").iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text("ascii", "replace").rpartition(")")[2].split()
+            if int(fields[2]) != pgid:  # after the command name: state, ppid, pgrp
+                continue
+            for line in (entry / "io").read_text("ascii").splitlines():
+                key, _, value = line.partition(":")
+                if key in ("rchar", "wchar"):
+                    total += int(value)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -120,11 +120,32 @@ MirrorOption = Annotated[
     ),
 ]
 FindLinksOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--find-links",
-        metavar="DIR",
-        help="Offline wheelhouse folder (no index is contacted).",
+        metavar="DIR|URL",
+        help="A wheelhouse: a folder (offline, no index is contacted) or a flat listing URL.",
+        show_default=False,
+        rich_help_panel="Source",
+    ),
+]
+PypiOption = Annotated[
+    bool,
+    typer.Option(
+        "--pypi",
+        help="Torch from PyPI (or --pypi-mirror): its untagged build, where that is the "
+        "planned variant (2.15.0 is cu132 on Linux).",
+        rich_help_panel="Source",
+    ),
+]
+PypiMirrorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pypi-mirror",
+        metavar="NAME|URL",
+        envvar="PTENV_PYPI_MIRROR",
+        help="A PyPI mirror for torch's dependencies (and torch with --pypi): tuna, aliyun, "
+        "ustc, sjtu, or its URL.",
         show_default=False,
         rich_help_panel="Source",
     ),
@@ -279,6 +300,9 @@ def _guarded(schema: str, as_json: bool, body: Callable[[], int], verbose: bool 
 
     report.safe_streams()
     _stop_on_signals()
+    http = sys.modules.get("ptenv._http")
+    if http is not None:  # one run, one page cache (tests run many commands in one process)
+        http.configure(None)
     try:
         code = body()
     except PtenvError as error:
@@ -389,6 +413,8 @@ def plan(
     mirror: MirrorOption = None,
     find_links: FindLinksOption = None,
     use_pip_config: UsePipConfigOption = False,
+    pypi: PypiOption = False,
+    pypi_mirror: PypiMirrorOption = None,
     insecure: InsecureOption = False,
     venv: Annotated[
         Path | None,
@@ -410,8 +436,8 @@ def plan(
 ) -> None:
     """Which torch build fits this machine (or a target machine), and why.
 
-    Offline, unless a source is named (--mirror, --find-links, --use-pip-config): then it reads
-    that source as `ptenv install` would, and plans what the source really holds.
+    Offline, unless a source is named (--mirror, --find-links, --use-pip-config, --pypi): then
+    it reads that source as `ptenv install` would, and plans what the source really holds.
 
     Exit status: 0 a plan, 2 bad usage, 3 no compatible build, 4 index unreachable
     (--verify-index, or a named source).
@@ -428,13 +454,16 @@ def plan(
         from ptenv.install.sources import SourceOptions
 
         request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
-        named = mirror is not None or find_links is not None or use_pip_config
+        named = mirror is not None or find_links is not None or use_pip_config or pypi
         source = SourceOptions(
             index_base=index_base,
             mirror=mirror,
             find_links=find_links,
             use_pip_config=use_pip_config,
             insecure=insecure,
+            pypi=pypi,
+            pypi_mirror=pypi_mirror,
+            env=dict(os.environ),
         )
         result = workflows.plan(
             overrides,
@@ -706,7 +735,20 @@ def install(
     mirror: MirrorOption = None,
     find_links: FindLinksOption = None,
     use_pip_config: UsePipConfigOption = False,
+    pypi: PypiOption = False,
+    pypi_mirror: PypiMirrorOption = None,
     insecure: InsecureOption = False,
+    stall_timeout: Annotated[
+        float,
+        typer.Option(
+            "--stall-timeout",
+            metavar="SECONDS",
+            envvar="PTENV_STALL_TIMEOUT",
+            min=1,
+            help="Give up when the installer receives, writes and prints nothing for this "
+            "long (there is no limit on the whole download).",
+        ),
+    ] = 180.0,
     lock: Annotated[
         Path | None,
         typer.Option(
@@ -766,7 +808,11 @@ def install(
                 find_links=find_links,
                 use_pip_config=use_pip_config,
                 insecure=insecure,
+                pypi=pypi,
+                pypi_mirror=pypi_mirror,
+                env=dict(os.environ),
             ),
+            stall_timeout=stall_timeout,
         )
 
         def confirm(question: str) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ptenv import redact
 from ptenv.models import (
     CheckReport,
     Finding,
@@ -114,14 +115,16 @@ _ASCII = str.maketrans(
 _ASCII_SOURCE = tuple(chr(code) for code in _ASCII)
 
 
-class _AsciiStream:
-    """A text stream that writes ptenv's symbols as ASCII and replaces anything else."""
+class _GuardedStream:
+    """A text stream that never shows a credential, and writes ASCII where UTF-8 is missing."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, ascii_only: bool) -> None:
         self._stream = stream
+        self._ascii_only = ascii_only
 
     def write(self, text: str) -> int:
-        self._stream.write(text.translate(_ASCII))
+        shown = redact.text(text)
+        self._stream.write(shown.translate(_ASCII) if self._ascii_only else shown)
         return len(text)
 
     def __getattr__(self, name: str) -> Any:
@@ -129,18 +132,26 @@ class _AsciiStream:
 
 
 def safe_streams() -> None:
-    """Make stdout and stderr survive any encoding: ASCII fallbacks where UTF-8 is not there."""
+    """Guard stdout and stderr: credentials masked, ASCII fallbacks where UTF-8 is not there."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
-        if isinstance(stream, _AsciiStream):
+        if isinstance(stream, _GuardedStream):
             continue
+        ascii_only = False
         try:
             "".join(_ASCII_SOURCE).encode(getattr(stream, "encoding", None) or "ascii")
         except (UnicodeEncodeError, LookupError):
             reconfigure = getattr(stream, "reconfigure", None)
             if reconfigure is not None:
                 reconfigure(errors="replace")  # whatever the table does not cover
-            setattr(sys, name, _AsciiStream(stream))
+            ascii_only = True
+        setattr(sys, name, _GuardedStream(stream, ascii_only))
+
+
+def _by_hand(plan: Plan) -> str:
+    """The one command that installs the plan without ptenv (PyPI: the default index)."""
+    where = "" if plan.index_url == "PyPI" else f" --index-url {plan.index_url}"
+    return f"uv pip install {_pins(plan)}{where}"
 
 
 def print_error(message: str, hint: str) -> None:
@@ -309,7 +320,7 @@ def render_plan(plan: Plan, machine: Machine) -> None:
             out.print(f"  - {warning}", markup=False)
     out.print()
     out.print(
-        "Install by hand: uv pip install " + _pins(plan) + f" --index-url {plan.index_url}",
+        "Install by hand: " + _by_hand(plan),
         markup=False,
         soft_wrap=True,
     )
@@ -730,7 +741,7 @@ def render_quiet_doctor(findings: Sequence[Finding]) -> None:
 
 def render_quiet_plan(plan: Plan) -> None:
     """--quiet: just the command that installs the plan."""
-    sys.stdout.write(f"uv pip install {_pins(plan)} --index-url {plan.index_url}\n")
+    sys.stdout.write(_by_hand(plan) + "\n")
 
 
 def render_quiet_check(report: CheckReport) -> None:

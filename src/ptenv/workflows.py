@@ -106,17 +106,14 @@ def plan(
         data=data,
         nvml_loader=context.nvml_loader,
     )
-    chosen = resolve(machine, request, data)
     if source is not None:
-        from ptenv.install.availability import available
-        from ptenv.install.sources import source_for
+        from ptenv.install.availability import plan_and_source
 
-        found: list[str] = []
-        chosen = available(
-            chosen, source_for(chosen.variant, source), machine, request, data, found
-        )
+        chosen, _where, found = plan_and_source(machine, request, data, source)
         chosen = replace(chosen, warnings=(*chosen.warnings, *found))
-    if verify_index:
+    else:
+        chosen = resolve(machine, request, data)
+    if verify_index and not (source is not None and source.pypi):
         from ptenv.install.index import verify_plan
 
         chosen = verify_plan(chosen, machine, data.newest.latest)

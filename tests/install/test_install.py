@@ -21,7 +21,7 @@ from ptenv.cli import app
 from ptenv.context import Context
 from ptenv.errors import InstallFailed
 from ptenv.install import workflow as install_module
-from ptenv.install.backends import PipInstaller, UvInstaller
+from ptenv.install.backends import PipInstaller, UserNetwork, UvInstaller, pip_network, uv_network
 from ptenv.install.sources import Source, SourceKind, SourceOptions
 from ptenv.install.staging import lock_path, stagings
 from ptenv.install.workflow import InstallOptions
@@ -90,7 +90,7 @@ def test_uv_argv() -> None:
         "/v",
     ]
     assert uv.install_argv(
-        Path("/v/bin/python"), Path("/t/req.txt"), source, locked=False, use_config=False
+        Path("/v/bin/python"), Path("/t/req.txt"), source, locked=False, network=UserNetwork()
     ) == [
         "/opt/uv",
         "pip",
@@ -98,6 +98,7 @@ def test_uv_argv() -> None:
         "--python",
         "/v/bin/python",
         "--no-config",
+        "--no-build",
         "--index-url",
         "https://download.pytorch.org/whl/cu126",
         "-r",
@@ -110,7 +111,7 @@ def test_uv_argv_offline_locked() -> None:
         kind=SourceKind.WHEELHOUSE, label="wheelhouse /w", index_url=None, find_links=("/w",)
     )
     assert UvInstaller("uv").install_argv(
-        Path("/v/bin/python"), Path("/r"), source, locked=True, use_config=False
+        Path("/v/bin/python"), Path("/r"), source, locked=True, network=UserNetwork()
     ) == [
         "uv",
         "pip",
@@ -118,6 +119,7 @@ def test_uv_argv_offline_locked() -> None:
         "--python",
         "/v/bin/python",
         "--no-config",
+        "--no-build",
         "--no-index",
         "--find-links",
         "/w",
@@ -143,7 +145,7 @@ def test_pip_argv() -> None:
         "/v",
     ]
     assert PipInstaller().install_argv(
-        Path("/v/bin/python"), Path("/r"), source, locked=False, use_config=True
+        Path("/v/bin/python"), Path("/r"), source, locked=False, network=UserNetwork()
     ) == [
         "/v/bin/python",
         "-m",
@@ -151,6 +153,9 @@ def test_pip_argv() -> None:
         "install",
         "--disable-pip-version-check",
         "--no-input",
+        "--isolated",
+        "--only-binary",
+        ":all:",
         "--index-url",
         "https://mirror.invalid/simple",
         "--extra-index-url",
@@ -479,22 +484,105 @@ def test_doctor_reports_drift_from_the_lock(index: Index) -> None:
     assert "torch-cpu-on-gpu-host" in findings
 
 
-def test_unreachable_official_index_suggests_pip_config(tmp_path: Path) -> None:
-    """pip on this machine may be configured with other sources; the hint then says so."""
-    from ptenv.install.workflow import _with_pip_config_hint
-
-    error = InstallFailed(
-        "Cannot reach the index https://download.pytorch.org/whl/cpu/torch/.",
-        hint="Check the network",
+def test_unreachable_index_names_the_routes_that_may_work(tmp_path: Path) -> None:
+    """pip's configured sources (where there are any) and PyPI's build of the planned release."""
+    with serve(tmp_path / "gone") as served:
+        url = served.url
+    code, _document, stderr = ptenv_install(
+        "--gpu", "RTX 4090", "--driver", "590.48", "--index-base", url
     )
-    options = InstallOptions(venv=tmp_path / "v", source=SourceOptions(index_base="x"))
-    hinted = _with_pip_config_hint(error, options)
+    assert code == 4 and "Cannot reach the index" in stderr
+    assert "PyPI holds torch 2.15.0 as the cu132 build" in stderr
+    assert "--pypi installs it from PyPI" in stderr
+    code, _document, stderr = ptenv_install("--cuda", "cpu", "--index-base", url)
+    assert code == 4 and "--pypi" not in stderr  # PyPI's Linux build is never the CPU one
     from ptenv.install.sources import read_pip_config
 
-    if read_pip_config():
-        assert "--use-pip-config" in hinted.hint
-    else:
-        assert hinted is error
+    if any(key in read_pip_config() for key in ("index-url", "extra-index-url", "find-links")):
+        assert "--use-pip-config" in stderr
+
+
+def test_the_user_network_settings_reach_the_installers_and_sources_do_not(
+    tmp_path: Path,
+) -> None:
+    """pip gets cert, proxy, trusted-host, keyring, timeout as flags (it runs --isolated);
+    uv gets its config's system-certs, insecure hosts and keyring; index keys go nowhere."""
+    config = {
+        "index-url": "https://evil.invalid/simple",
+        "cert": "/etc/corp-ca.pem",
+        "client-cert": "/etc/me.pem",
+        "proxy": "http://proxy.corp:3128",
+        "trusted-host": "mirror.corp other.corp",
+        "keyring-provider": "subprocess",
+        "timeout": "60",
+        "retries": "9",
+    }
+    source = Source(kind=SourceKind.INDEX, label="index", index_url="https://good.invalid/cu126")
+    argv = PipInstaller().install_argv(
+        Path("/v/bin/python"), Path("/r"), source, locked=False, network=pip_network(config)
+    )
+    assert argv[argv.index("--index-url") + 1] == "https://good.invalid/cu126"
+    assert "https://evil.invalid/simple" not in argv
+    pairs = [argv[i : i + 2] for i in range(len(argv) - 1)]
+    for pair in (
+        ["--cert", "/etc/corp-ca.pem"],
+        ["--client-cert", "/etc/me.pem"],
+        ["--proxy", "http://proxy.corp:3128"],
+        ["--trusted-host", "mirror.corp"],
+        ["--trusted-host", "other.corp"],
+        ["--keyring-provider", "subprocess"],
+        ["--timeout", "60"],
+        ["--retries", "9"],
+    ):
+        assert pair in pairs, pair
+    assert PipInstaller().environment(pip_network(config)) == {
+        "PIP_CONFIG_FILE": os.devnull,
+        "REQUESTS_CA_BUNDLE": "/etc/corp-ca.pem",  # else requests lets the variable win
+        "CURL_CA_BUNDLE": "/etc/corp-ca.pem",
+    }
+
+    uv_toml = tmp_path / "uv.toml"
+    uv_toml.write_text(
+        'native-tls = true\nallow-insecure-host = ["mirror.corp"]\n'
+        'keyring-provider = "subprocess"\nindex-url = "https://evil.invalid/simple"\n'
+    )
+    network = uv_network({"UV_CONFIG_FILE": str(uv_toml)})
+    argv = UvInstaller("uv").install_argv(
+        Path("/v/bin/python"), Path("/r"), source, locked=False, network=network
+    )
+    assert "--native-tls" in argv and "--no-config" in argv and "--no-build" in argv
+    assert ["--allow-insecure-host", "mirror.corp"] in [argv[i : i + 2] for i in range(len(argv))]
+    assert ["--keyring-provider", "subprocess"] in [argv[i : i + 2] for i in range(len(argv))]
+    assert "https://evil.invalid/simple" not in argv
+
+
+def test_the_installers_environment_keeps_network_variables_and_drops_source_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SSL_CERT_FILE, proxies, UV_HTTP_TIMEOUT, NETRC reach the installer; PIP_INDEX_URL not."""
+    seen = tmp_path / "env.json"
+    script = tmp_path / "show-env"
+    dump = f"import json, os; json.dump(dict(os.environ), open({str(seen)!r}, 'w'))"
+    script.write_text(f"#!{sys.executable}\n{dump}\n")
+    script.chmod(0o755)
+    keep = {
+        "SSL_CERT_FILE": "/etc/ca.pem",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "NO_PROXY": "localhost",
+        "UV_HTTP_TIMEOUT": "120",
+        "UV_NATIVE_TLS": "1",
+        "NETRC": "/home/me/.netrc",
+    }
+    drop = {"PIP_INDEX_URL": "https://evil.invalid", "UV_DEFAULT_INDEX": "https://evil.invalid"}
+    for name, value in {**keep, **drop}.items():
+        monkeypatch.setenv(name, value)
+    from ptenv.install.backends import run_installer
+
+    run_installer([str(script)], "showing the environment", {"PIP_CONFIG_FILE": os.devnull})
+    env = json.loads(seen.read_text())
+    assert {k: env.get(k) for k in keep} == keep
+    assert not set(drop) & set(env)
+    assert env["PIP_CONFIG_FILE"] == os.devnull
 
 
 def test_an_untagged_wheel_is_not_taken_for_the_cpu_build(tmp_path: Path) -> None:
@@ -522,7 +610,7 @@ def test_extra_indexes_without_an_index_keep_the_default_index() -> None:
         extra_index_urls=("file:///opt/simple",),
     )
     argv = UvInstaller("uv").install_argv(
-        Path("/v/bin/python"), Path("/r"), source, locked=False, use_config=False
+        Path("/v/bin/python"), Path("/r"), source, locked=False, network=UserNetwork()
     )
     assert "--no-index" not in argv
     assert argv[argv.index("--extra-index-url") + 1] == "file:///opt/simple"
@@ -537,7 +625,7 @@ def test_a_flat_listing_mirror_leaves_the_default_index_on_for_dependencies() ->
         find_links=("https://mirrors.example/pytorch-wheels/cu126",),
     )
     argv = UvInstaller("uv").install_argv(
-        Path("/v/bin/python"), Path("/r"), source, locked=False, use_config=False
+        Path("/v/bin/python"), Path("/r"), source, locked=False, network=UserNetwork()
     )
     assert "--no-index" not in argv and "--find-links" in argv
 

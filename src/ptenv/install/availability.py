@@ -1,21 +1,47 @@
 """What a source really holds: the plan if its wheels are there, else the newest version there
-that the policy allows. `ptenv install` and `ptenv plan --mirror/--find-links/--use-pip-config`
-share it, so the two never disagree.
+that the policy allows (PyPI's untagged build included, where it is the planned variant).
+`ptenv install` and `ptenv plan --mirror/--find-links/--use-pip-config/--pypi` share it, so
+the two never disagree.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.version import Version
 
 from ptenv import releases
 from ptenv.errors import NoCompatibleBuild, UsageError
 from ptenv.install import index
-from ptenv.install.sources import Source, foreign_links, list_project
+from ptenv.install.pypi import build_for_patch, plan_from_pypi
+from ptenv.install.sources import (
+    Source,
+    SourceKind,
+    SourceOptions,
+    foreign_links,
+    list_project,
+    source_for,
+)
 from ptenv.models import Machine, Plan, Request
 from ptenv.resolve import parse_torch_spec, resolve
+
+
+def plan_and_source(
+    machine: Machine, request: Request, data: releases.ReleaseData, options: SourceOptions
+) -> tuple[Plan, Source, list[str]]:
+    """The plan, the source it comes from, and what reading the source had to say."""
+    warnings: list[str] = []
+    plan = (
+        plan_from_pypi(machine, request, data) if options.pypi else resolve(machine, request, data)
+    )
+    source = source_for(plan.variant, options)
+    if source.kind is SourceKind.PYPI:
+        plan = replace(plan, index_url=source.index_url or "PyPI")
+        if source.index_url is None:  # PyPI itself holds every release's build: not read
+            return plan, source, warnings
+    return available(plan, source, machine, request, data, warnings), source, warnings
 
 
 def available(
@@ -45,6 +71,9 @@ def available(
     if wanted in fitting:
         return _check_companions(plan, source, tags)
     spec = parse_torch_spec(request.torch)
+    untagged = _untagged_build(plan, fitting, machine, request, data, spec, source)
+    if untagged is not None:
+        return _check_companions(untagged, source, tags)
     for version in fitting:
         if version.release > newest_known.release:
             continue
@@ -68,6 +97,32 @@ def available(
         f"{source.label} holds no torch build that fits ({plan.packages[0]} was planned).",
         hint=f"It holds: {held}.",
     )
+
+
+def _untagged_build(
+    plan: Plan,
+    fitting: list[Version],
+    machine: Machine,
+    request: Request,
+    data: releases.ReleaseData,
+    spec: SpecifierSet | None,
+    source: Source,
+) -> Plan | None:
+    """A wheelhouse from `pip download torch`, a PyPI mirror: untagged wheels, which are
+    PyPI's build of their release; taken where that build serves the planned variant."""
+    if machine.os.system == "macos":
+        return None  # macOS wheels are untagged everywhere: the normal path handles them
+    newest_known = data.newest.latest
+    for version in fitting:
+        if version.local is not None or version.release > newest_known.release:
+            continue
+        if spec is not None and not spec.contains(version, prereleases=True):
+            continue
+        found = build_for_patch(machine, request, data, version, wanted=plan.variant)
+        if found is not None and found.packages[0].version == version:
+            note = f"{source.label} holds PyPI's build of torch {version} (untagged)."
+            return replace(found, index_url=plan.index_url, reasons=(*found.reasons, note))
+    return None
 
 
 def _check_companions(plan: Plan, source: Source, tags: list[Tag]) -> Plan:

@@ -1,7 +1,7 @@
 """Reading a wheel index page (PEP 691 JSON, else PEP 503 HTML) with packaging's tags.
 
-Pure parsers over text (tested on captured pages) and one small fetch through urllib with a
-short timeout. Plain http is refused except on loopback addresses.
+Pure parsers over text (tested on captured pages) and one fetch through the HTTP seam.
+Plain http is refused except on loopback addresses.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -21,11 +22,13 @@ from packaging.version import Version
 from ptenv.errors import InstallFailed, NoCompatibleBuild, UsageError
 from ptenv.models import Machine, Plan
 
+if TYPE_CHECKING:
+    from ptenv import _http
+
 ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
     "text/html;q=0.01"
 )
-FETCH_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -171,9 +174,7 @@ def check_url(url: str, insecure: bool = False, what: str = "--index-base") -> N
         )
 
 
-def fetch_project(
-    index_url: str, project: str, timeout: float = FETCH_TIMEOUT_S
-) -> list[IndexFile]:
+def fetch_project(index_url: str, project: str) -> list[IndexFile]:
     """The files of one project on an index (PEP 691 JSON preferred, PEP 503 HTML otherwise)."""
     page = f"{index_url.rstrip('/')}/{canonicalize_name(project)}/"
     if page.startswith("file://"):
@@ -181,22 +182,29 @@ def fetch_project(
     from ptenv import _http  # noqa: PLC0415 - the network stack only when a page is read
 
     try:
-        found = _http.get_page(page, accept=ACCEPT, timeout=timeout)
+        found = _http.get_page(page, accept=ACCEPT)
     except _http.HttpError as error:
         if error.status == 404:
             return []
-        if error.status is not None:
-            raise InstallFailed(
-                f"The index answered HTTP {error.status} for {page}.",
-                hint="Check --index-base / --mirror, or use --find-links.",
-            ) from None
-        raise InstallFailed(
-            f"Cannot reach the index {page}: {error.reason}.",
-            hint="Check the network or use --mirror NAME / --find-links DIR.",
-        ) from None
-    if "json" in found.content_type:
-        return parse_simple_json(found.url, found.text)
-    return parse_simple_html(found.url, found.text)
+        raise unreachable(error, "the index") from None
+    return (
+        parse_simple_json(found.url, found.text)
+        if "json" in found.content_type
+        else parse_simple_html(found.url, found.text)
+    )
+
+
+def unreachable(error: _http.HttpError, what: str) -> InstallFailed:
+    """One sentence for a page ptenv could not read, with the seam's hint where it has one."""
+    if error.status is not None:
+        return InstallFailed(
+            f"{what.capitalize()} answered HTTP {error.status} for {error.url}.",
+            hint=error.hint or "Check --index-base / --mirror, or use --find-links.",
+        )
+    return InstallFailed(
+        f"Cannot reach {what} {error.url}: {error.reason}.",
+        hint=error.hint or "Check the network or use --mirror NAME / --find-links DIR.",
+    )
 
 
 def _local_project(page: str) -> list[IndexFile]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ptenv import __version__
+from ptenv import __version__, redact
 from ptenv.errors import UsageError
 from ptenv.models import Machine, Pin, Plan, Variant
 from ptenv.schema import LockDocument
@@ -64,13 +64,13 @@ def write(
     document: LockDocument = {
         "schema": SCHEMA,
         "ptenv": __version__,
-        "plan": plan.summary(),
+        "plan": {**plan.summary(), "index_url": redact.url(plan.index_url)},
         "source": {
             "kind": source.kind.value,
-            "label": source.label,
-            "index_url": source.index_url,
-            "find_links": list(source.find_links),
-            "extra_index_urls": list(source.extra_index_urls),
+            "label": redact.text(source.label),
+            "index_url": _shown(source.index_url),
+            "find_links": [redact.url(u) for u in source.find_links],
+            "extra_index_urls": [redact.url(u) for u in source.extra_index_urls],
         },
         "machine": fingerprint(machine),
         "packages": [
@@ -78,7 +78,7 @@ def write(
                 "name": p.name,
                 "version": p.version,
                 "filename": p.filename,
-                "url": p.url,
+                "url": _shown(p.url),
                 "sha256": p.sha256,
             }
             for p in sorted(packages, key=lambda p: p.name)
@@ -91,6 +91,16 @@ def write(
     except OSError:
         fresh.unlink(missing_ok=True)  # a full disk must not leave half a lock behind
         raise
+
+
+def _shown(url: str | None) -> str | None:
+    """Credentials never go into the lock: the replay gets them from netrc."""
+    return redact.url(url) if url else url
+
+
+def _usable(url: str | None) -> str | None:
+    """A URL read back from a lock: a masked one loses its user info (netrc supplies it)."""
+    return redact.strip_credentials(url) if url and redact.is_redacted(url) else url
 
 
 def read(path: Path) -> Lock:
@@ -124,7 +134,7 @@ def _plan(raw: dict[str, Any]) -> Plan:
     return Plan(
         torch=raw["torch"],
         variant=Variant.parse(raw["variant"]),
-        index_url=raw["index_url"],
+        index_url=_usable(raw["index_url"]) or raw["index_url"],
         packages=tuple(Pin.parse(p) for p in raw["packages"]),
         python=raw["python"],
         platform=raw["platform"],
@@ -140,9 +150,9 @@ def _source(raw: dict[str, Any]) -> Source:
     return Source(
         kind=SourceKind(raw["kind"]) if "kind" in raw else _kind_of_old_label(label),
         label=label,
-        index_url=raw.get("index_url"),
-        find_links=tuple(raw.get("find_links", ())),
-        extra_index_urls=tuple(raw.get("extra_index_urls", ())),
+        index_url=_usable(raw.get("index_url")),
+        find_links=tuple(_usable(u) or u for u in raw.get("find_links", ())),
+        extra_index_urls=tuple(_usable(u) or u for u in raw.get("extra_index_urls", ())),
     )
 
 

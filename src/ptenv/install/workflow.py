@@ -29,23 +29,22 @@ from packaging.version import InvalidVersion, Version
 
 from ptenv import _proc, releases
 from ptenv.context import Context
-from ptenv.errors import InstallFailed, UsageError
+from ptenv.errors import InstallFailed, PtenvError, UsageError
 from ptenv.install import backends as installers
 from ptenv.install import index, staging
 from ptenv.install import lock as lockfile
-from ptenv.install.availability import available
+from ptenv.install.availability import plan_and_source
 from ptenv.install.index import IndexFile
 from ptenv.install.sources import (
+    PIP_SOURCE_KEYS,
     Source,
     SourceOptions,
     list_project,
     read_pip_config,
-    source_for,
 )
-from ptenv.models import Machine, Plan, Request, VariantKind, VenvInfo
+from ptenv.models import Machine, Pin, Plan, Request, VariantKind, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.venv import interpreter_of, probe_venv, run_static_probe
-from ptenv.resolve import resolve
 
 CUDA_BUILD_BYTES = 6 * 10**9  # a CUDA torch venv is ~5.4 GB (measured), plus the cache
 CPU_BUILD_BYTES = 10**9
@@ -68,6 +67,7 @@ class InstallOptions:
     dry_run: bool = False
     yes: bool = False
     required_free_bytes: int | None = None  # None: by variant (6 GB CUDA, 1 GB CPU)
+    stall_timeout: float = installers.STALL_TIMEOUT_S  # no bytes for this long: give up
 
 
 @dataclass(frozen=True)
@@ -180,13 +180,11 @@ def _decide(request: Request, options: InstallOptions, machine: Machine) -> _Dec
     if locked is not None:
         plan, source = _plan_from_lock(locked, machine, warnings)
     else:
-        data = releases.load()
-        plan = resolve(machine, request, data)
-        source = source_for(plan.variant, options.source)
         try:
-            plan = available(plan, source, machine, request, data, warnings)
+            plan, source, found = plan_and_source(machine, request, releases.load(), options.source)
         except InstallFailed as error:
-            raise _with_pip_config_hint(error, options) from None
+            raise _with_other_routes(error, request, machine, options) from None
+        warnings += found
     return _Decision(
         machine=machine, plan=plan, source=source, locked=locked, warnings=tuple(warnings)
     )
@@ -216,12 +214,12 @@ def _build(
         clock.lap("venv", began)
         began = time.monotonic()
         context.progress(f"install: {' '.join(map(str, plan.packages))} from {source.label}")
-        _run_install(target.backend, new, decision, options, context.echo)
+        _run_install(target.backend, new, decision, options, context.echo, context.env)
         clock.lap("install", began)
         before = existing.distributions if existing is not None else {}
-        installed, entries = _provenance(
-            before, probe_venv(new), source, decision.machine, decision.locked
-        )
+        after = probe_venv(new)
+        _confirm_untagged_build(after, plan, decision.machine)
+        installed, entries = _provenance(before, after, source, decision.machine, decision.locked)
         staging.retarget(new, new, target.path)
         staging.swap_in(new, target.path)
     except BaseException:
@@ -382,19 +380,42 @@ def _check_disk(target: Path, plan: Plan, required: int | None) -> None:
         )
 
 
-def _with_pip_config_hint(error: InstallFailed, options: InstallOptions) -> InstallFailed:
-    """An unreachable index: say so when pip is configured with other sources."""
-    if options.source.use_pip_config or options.source.find_links is not None:
+def _with_other_routes(
+    error: InstallFailed, request: Request, machine: Machine, options: InstallOptions
+) -> InstallFailed:
+    """An unreachable index: name the routes that may work (pip's sources, PyPI's build)."""
+    if options.source.use_pip_config or options.source.find_links or options.source.pypi:
         return error
-    configured = read_pip_config()
-    if not configured:
+    routes = []
+    configured = {k: v for k, v in read_pip_config().items() if k in PIP_SOURCE_KEYS}
+    if configured:
+        listed = "; ".join(f"{key}={value}" for key, value in sorted(configured.items()))
+        routes.append(
+            f"pip is configured with other sources ({listed}): pass --use-pip-config "
+            "to install from them"
+        )
+    pypi = _pypi_route(request, machine)
+    if pypi:
+        routes.append(pypi)
+    if not routes:
         return error
-    listed = "; ".join(f"{key}={value}" for key, value in sorted(configured.items()))
     return InstallFailed(
         error.message,
-        hint=f"pip is configured with other sources ({listed}): "
-        "pass --use-pip-config to install from them, or use --mirror NAME / "
-        "--find-links DIR.",
+        hint="; ".join(routes) + "; or use --mirror NAME / --find-links DIR.",
+    )
+
+
+def _pypi_route(request: Request, machine: Machine) -> str | None:
+    """PyPI's build, when it is the planned one: `--pypi` reaches it (PyPI or its mirror)."""
+    from ptenv.install.pypi import plan_from_pypi  # noqa: PLC0415 - only on this error path
+
+    try:
+        plan = plan_from_pypi(machine, request, releases.load())
+    except PtenvError:
+        return None
+    return (
+        f"PyPI holds torch {plan.torch} as the {plan.variant} build this machine can use: "
+        "--pypi installs it from PyPI (with --pypi-mirror NAME from a PyPI mirror)"
     )
 
 
@@ -414,9 +435,33 @@ def _already_installed(existing: VenvInfo, plan: Plan) -> bool:
             have = [existing.torch.version]
         else:
             have = list(existing.distributions.get(canonicalize_name(pin.name), ()))
-        if not any(_version(v) == pin.version for v in have):
+        if not any(_same_build(_version(v), pin, plan) for v in have):
             return False
     return True
+
+
+def _same_build(have: Version | None, pin: Pin, plan: Plan) -> bool:
+    """An untagged pin (PyPI's build) is met by torch/version.py's `2.15.0+cu132`."""
+    if have is None or have == pin.version:
+        return have is not None
+    untagged = pin.name == "torch" and pin.version.local is None
+    return untagged and have.public == pin.version.public and have.local == plan.variant.tag
+
+
+def _confirm_untagged_build(after: VenvInfo, plan: Plan, machine: Machine) -> None:
+    """PyPI's torch carries its build only in torch/version.py: check it is the planned one."""
+    pin = plan.packages[0]
+    if pin.version.local is not None or machine.os.system == "macos" or after.torch is None:
+        return
+    have = _version(after.torch.version)
+    if have is not None and have.local != plan.variant.tag:
+        raise InstallFailed(
+            f"The untagged torch {pin.version} installed turned out to be the "
+            f"{have.local or 'untagged'} build (torch/version.py), not {plan.variant} as "
+            "ptenv's release data says; the previous environment is unchanged.",
+            hint="Install from the PyTorch index instead (drop --pypi, or use --mirror), "
+            "and please report this with `ptenv doctor --json`.",
+        )
 
 
 # --- installing ---------------------------------------------------------------------------
@@ -428,25 +473,36 @@ def _run_install(
     decision: _Decision,
     options: InstallOptions,
     echo: Callable[[str], None] | None,
+    env: Mapping[str, str],
 ) -> None:
     locked, plan = decision.locked, decision.plan
     with tempfile.TemporaryDirectory(prefix="ptenv-install-") as scratch:
         requirements = Path(scratch) / "requirements.txt"
         text = lockfile.requirements(locked) if locked else "".join(f"{p}\n" for p in plan.packages)
         requirements.write_text(text, encoding="utf-8")
+        network = _user_network(backend, env)
         argv = backend.install_argv(
             interpreter_of(venv),
             requirements,
             decision.source,
             locked=locked is not None,
-            use_config=options.source.use_pip_config,
+            network=network,
         )
         installers.run_installer(
             argv,
             f"{backend.name} install",
-            backend.environment(options.source.use_pip_config),
+            backend.environment(network),
             echo=echo,
+            stall_s=options.stall_timeout,
+            source=decision.source,
         )
+
+
+def _user_network(backend: installers.Installer, env: Mapping[str, str]) -> installers.UserNetwork:
+    """The user's own way of reaching indexes, as that installer's config files say it."""
+    if isinstance(backend, installers.UvInstaller):
+        return installers.uv_network(env)
+    return installers.pip_network(read_pip_config(), env)
 
 
 def _plan_from_lock(
@@ -490,6 +546,8 @@ def _provenance(
 def _locate(source: Source, name: str, version: str, tags: set[Tag]) -> lockfile.LockedPackage:
     try:
         files = list_project(source, name)
+        if source.default_index is not None and not index.wheels(files, name):  # PyPI mirror
+            files = index.fetch_project(source.default_index, name)
     except InstallFailed:
         files = []
     wanted = _version(version)

@@ -58,6 +58,8 @@ class Release:
     companions: dict[Version, Companions]
     source: str
     unverified: tuple[str, ...] = ()
+    pypi: dict[str, str] = field(default_factory=dict)  # platform -> variant of PyPI's wheel
+    pypi_source: str = ""
 
     @property
     def version(self) -> Version:
@@ -78,6 +80,10 @@ class Release:
             for tag in tags
             if tag not in self.only_in_patches or patch in self.only_in_patches[tag]
         )
+
+    def pypi_variant(self, platform: str) -> Variant:
+        """The build PyPI's untagged torch wheel is on this platform (CPU where none is listed)."""
+        return Variant.parse(self.pypi.get(platform, "cpu"))
 
     def is_unverified(self, *keys: str) -> bool:
         """True when a fact at any of these dotted keys (or a prefix of one) is UNVERIFIED."""
@@ -180,6 +186,8 @@ def _release(raw: dict[str, Any]) -> Release:
         },
         source=raw["source"],
         unverified=_tuple(raw.get("unverified")),
+        pypi={k: str(v) for k, v in raw.get("pypi", {}).items()},
+        pypi_source=str(raw.get("pypi_source", "")),
     )
 
 
