@@ -84,6 +84,7 @@ class Network:
         files = [env[v] for v in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE") if env.get(v)]
         if pip.get("cert"):
             files.append(pip["cert"])
+        files = list(dict.fromkeys(files))  # often the same bundle twice
         dirs = [env["SSL_CERT_DIR"]] if env.get("SSL_CERT_DIR") else []
         proxies = {}
         for scheme in ("http", "https"):
@@ -326,15 +327,17 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _opener(url: str, network: Network) -> urllib.request.OpenerDirector:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    proxies = {} if _bypassed(host, network.no_proxy) else dict(network.proxies)
-    context = _tls_context(network.ca_files, network.ca_dirs, network.client_cert)
-    return urllib.request.build_opener(
+    parts = urllib.parse.urlsplit(url)
+    proxies = {} if _bypassed(parts.hostname or "", network.no_proxy) else dict(network.proxies)
+    handlers: list[urllib.request.BaseHandler] = [
         urllib.request.ProxyHandler(proxies),
         _TimedHttpHandler(network),
-        _TimedHttpsHandler(network, context),
         _NoRedirects(),
-    )
+    ]
+    if parts.scheme == "https":  # loading the trust store costs ~0.1 s: only when it is used
+        context = _tls_context(network.ca_files, network.ca_dirs, network.client_cert)
+        handlers.append(_TimedHttpsHandler(network, context))
+    return urllib.request.build_opener(*handlers)
 
 
 def _bypassed(host: str, no_proxy: tuple[str, ...]) -> bool:

@@ -65,6 +65,17 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     return Tls(folder / "ca.pem", folder / "server.pem", folder / "server.key")
 
 
+@pytest.fixture(scope="module")
+def real_torch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    """The real CPU torch wheel and its dependencies (fetched before pip's config is hidden)."""
+    cache = tmp_path_factory.mktemp("torch-cache")
+    try:
+        wheel = real_wheelhouse(cache)
+    except NoTorchWheel as reason:
+        pytest.skip(str(reason))
+    return wheel, sorted((cache / "deps").glob("*.whl"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -166,19 +177,20 @@ def test_install_from_an_https_index_with_a_token(
 @pytest.mark.slow
 @pytest.mark.parametrize("installer", ["uv", "pip"])
 def test_the_real_cpu_torch_from_an_https_index_with_basic_auth(
-    tmp_path: Path, tls: Tls, monkeypatch: pytest.MonkeyPatch, installer: str
+    tmp_path: Path,
+    tls: Tls,
+    monkeypatch: pytest.MonkeyPatch,
+    installer: str,
+    real_torch: tuple[Path, list[Path]],
 ) -> None:
-    try:
-        wheel = real_wheelhouse(tmp_path / "cache")
-    except NoTorchWheel as reason:
-        pytest.skip(str(reason))
+    wheel, deps = real_torch
     monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca))
     with serve(tmp_path / "served", tls=(tls.cert, tls.key)) as index:
         index.auth = f"{USER}:{TOKEN}"
         folder = index.root / "cpu"
         folder.mkdir(parents=True)
         shutil.copy(wheel, folder)
-        for dep in (tmp_path / "cache" / "deps").glob("*.whl"):
+        for dep in deps:
             shutil.copy(dep, folder)
         code, out, err = ptenv(
             "install", "--json", "--no-check", "--venv", "env", "--torch", TORCH_VERSION,
@@ -213,11 +225,14 @@ def forwarding_proxy() -> Iterator[Proxy]:
         def log_message(self, format: str, *args: object) -> None:
             del format, args
 
-        def do_GET(self) -> None:
-            proxy.seen.append(f"GET {self.path}")
+        def do_HEAD(self) -> None:
+            self.do_GET(method="HEAD")
+
+        def do_GET(self, method: str = "GET") -> None:
+            proxy.seen.append(f"{method} {self.path}")
             import urllib.request  # the test's own client, not ptenv's
 
-            request = urllib.request.Request(self.path, headers=dict(self.headers))
+            request = urllib.request.Request(self.path, headers=dict(self.headers), method=method)
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
             try:
                 with opener.open(request, timeout=10) as upstream:
@@ -275,13 +290,28 @@ def test_every_request_goes_through_the_proxy_unless_no_proxy_covers_it(
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         code, _out, err = ptenv(*args)
         assert code == 0, err
-        assert proxy.seen and all(line.startswith("GET http://127.0.0.1") for line in proxy.seen)
+        assert proxy.seen and all(" http://127.0.0.1" in line for line in proxy.seen)
         assert len(proxy.seen) == len(plain_index.requests)
         proxy.seen.clear()
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         code, _out, err = ptenv(*args)
         assert code == 0, err
         assert proxy.seen == []
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_the_installer_downloads_through_the_proxy_too(
+    plain_index: Index, monkeypatch: pytest.MonkeyPatch, installer: str
+) -> None:
+    with forwarding_proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        code, _out, err = ptenv(
+            "install", "--no-check", "--venv", "env", "--cuda", "cpu", "--index-base",
+            plain_index.url, "--installer", installer,
+        )  # fmt: skip
+    assert code == 0, err
+    assert any(line.endswith(".whl") for line in proxy.seen), proxy.seen
+    assert len(proxy.seen) == len(plain_index.requests)  # nothing went around it
 
 
 def test_https_goes_through_the_proxy_as_a_tunnel(
