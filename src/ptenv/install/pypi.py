@@ -118,6 +118,9 @@ def build_for_patch(
         plan = resolve(machine, replace(request, torch=f"=={patch}", cuda=variant.tag), data)
     except (NoCompatibleBuild, UsageError):
         return None
+    if request.cuda == "auto":  # the variant was ptenv's choice here, not the user's
+        asked = f"{variant} as requested with --cuda {variant.tag}."
+        plan = replace(plan, reasons=tuple(r for r in plan.reasons if r != asked))
     return as_pypi_build(plan, machine, data)
 
 
