@@ -8,6 +8,7 @@ the second, against the golden document.
 from __future__ import annotations
 
 import json
+import sys
 import types
 import typing
 from pathlib import Path
@@ -19,6 +20,11 @@ from typer.testing import CliRunner
 from ptenv.cli import app
 from ptenv.schema import DOCUMENTS, ErrorDocument
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 GOLDEN = Path(__file__).parent / "data" / "golden"
 FILES = {
     "ptenv.doctor/1": "doctor.json",
@@ -26,7 +32,7 @@ FILES = {
     "ptenv.matrix/1": "matrix.json",
     "ptenv.check/1": "check.json",
     "ptenv.install/1": "install.json",
-    "ptenv.lock/1": "ptenv.lock",
+    "ptenv.pylock/1": "pylock.venv.toml",
 }
 
 
@@ -74,13 +80,15 @@ def _typeddict_problems(value: Any, document: Any, where: str) -> list[str]:
 
 
 def golden(schema: str) -> Any:
-    return json.loads((GOLDEN / FILES[schema]).read_text(encoding="utf-8"))
+    text = (GOLDEN / FILES[schema]).read_text(encoding="utf-8")
+    return tomllib.loads(text) if FILES[schema].endswith(".toml") else json.loads(text)
 
 
 @pytest.mark.parametrize("schema", list(DOCUMENTS))
 def test_the_golden_document_keeps_its_contract(schema: str) -> None:
     document = golden(schema)
-    assert document["schema"] == schema
+    tool = document.get("tool", {}).get("ptenv", {})  # a pylock keeps its schema in [tool.ptenv]
+    assert document.get("schema", tool.get("schema")) == schema
     assert problems(document, DOCUMENTS[schema]) == []
 
 
@@ -115,12 +123,28 @@ def test_a_lock_written_now_keeps_its_contract(tmp_path: Path) -> None:
     from ptenv.resolve import resolve
     from tests.conftest import make_machine
 
-    locked = lock.read(GOLDEN / FILES["ptenv.lock/1"])
+    locked = lock.read(GOLDEN / FILES["ptenv.pylock/1"])
     machine = make_machine()
     plan = resolve(machine, Request(cuda="cpu"), releases.load())
-    lock.write(tmp_path / "ptenv.lock", plan, locked.source, machine, list(locked.packages))
-    written = json.loads((tmp_path / "ptenv.lock").read_text(encoding="utf-8"))
-    assert problems(written, DOCUMENTS["ptenv.lock/1"]) == []
+    contents = lock.LockContents(
+        plan=plan,
+        source=locked.source,
+        machine=machine,
+        packages=locked.packages,
+        request=locked.request,
+        venv=tmp_path / ".venv",
+    )
+    lock.write(tmp_path / "pylock.venv.toml", contents)
+    written = tomllib.loads((tmp_path / "pylock.venv.toml").read_text(encoding="utf-8"))
+    assert problems(written, DOCUMENTS["ptenv.pylock/1"]) == []
+    assert lock.read(tmp_path / "pylock.venv.toml").packages == locked.packages
+
+
+def test_an_old_ptenv_lock_is_still_read() -> None:
+    from ptenv.install import lock
+
+    old = lock.read(GOLDEN / "ptenv.lock")
+    assert old.old_format and old.packages and old.plan.packages[0].name == "torch"
 
 
 def test_a_check_and_install_document_rendered_now_keep_their_contract() -> None:

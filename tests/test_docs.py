@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -96,7 +102,7 @@ def _keys_of_real_documents() -> dict[str, set[str]]:
         "ptenv.matrix/1": cli("matrix"),
         "ptenv.check/1": set(report.check_document(check, [])),
         "ptenv.install/1": set(report.install_document(installed, None)),
-        "ptenv.lock/1": set(json.loads((golden / "ptenv.lock").read_text(encoding="utf-8"))),
+        "ptenv.pylock/1": set(tomllib.loads((golden / "pylock.venv.toml").read_text("utf-8"))),
     }
 
 

@@ -754,8 +754,8 @@ def install(
         typer.Option(
             "--lock",
             metavar="FILE",
-            help="Reproduce this ptenv.lock exactly if it exists; else write the lock "
-            "here (default: ptenv.lock beside the venv).",
+            help="Replay this lock (pylock.*.toml) exactly if it exists; else write the "
+            "lock here (default: pylock.<venv>.toml beside the venv).",
             show_default=False,
         ),
     ] = None,

@@ -250,7 +250,7 @@ CATALOG: dict[str, Rule] = {
     ),
     "lock-drift": Rule(
         Severity.WARNING,
-        "The machine changed since the venv's ptenv.lock was made",
+        "The machine changed since the venv's lock was made",
         "Run `ptenv plan` to see whether another build fits now, then `ptenv install`.",
     ),
     "deprecated-pynvml": Rule(
@@ -286,7 +286,9 @@ def diagnose(
         found.extend(_venv(machine, venv, data))
     if lock_changes:
         found.append(
-            finding("lock-drift", "Since ptenv.lock was written: " + "; ".join(lock_changes) + ".")
+            finding(
+                "lock-drift", "Since the venv's lock was written: " + "; ".join(lock_changes) + "."
+            )
         )
     return sorted(found, key=lambda f: f.severity.rank)
 

@@ -380,7 +380,7 @@ class Plan:
     warnings: tuple[str, ...]
 
     def summary(self) -> PlanSummary:
-        """The plan's decision as plain JSON values (plan output and ptenv.lock share it)."""
+        """The plan's decision as plain JSON values (plan output and the lock share it)."""
         return {
             "torch": self.torch,
             "variant": self.variant.tag,

@@ -188,7 +188,7 @@ class InstallDocument(TypedDict):
         "`pip config`, `index`",
     ]
     installed: Annotated[list[InstalledDocument], "per new or changed distribution"]
-    lock: Annotated[str | None, "the `ptenv.lock` written"]
+    lock: Annotated[str | None, "the lock written (`pylock.<venv>.toml`)"]
     seconds: Annotated[dict[str, float], "`resolve`, `venv`, `install`, `total`"]
     warnings: Annotated[list[str], "the plan's warnings and the install's own"]
     check: Annotated[
@@ -196,31 +196,56 @@ class InstallDocument(TypedDict):
     ]
 
 
-class LockSource(TypedDict):
-    kind: Annotated[str, "`index`, `mirror`, `pip-config` or `wheelhouse`"]
+class _PylockSourceKeys(TypedDict):
+    kind: Annotated[str, "`index`, `mirror`, `pip-config`, `wheelhouse` or `pypi`"]
     label: Annotated[str, "the source as people read it"]
-    index_url: Annotated[str | None, "the index, if there is one"]
     find_links: Annotated[list[str], "folders or flat listings"]
     extra_index_urls: Annotated[list[str], "further indexes"]
 
 
-class LockedPackageDocument(TypedDict):
+class PylockSource(_PylockSourceKeys, total=False):
+    index_url: Annotated[str, "the index, if there is one"]
+    default_index: Annotated[str, "the dependencies' index (a PyPI mirror), if not PyPI"]
+
+
+class PylockWheel(TypedDict):
+    name: Annotated[str, "the wheel's file name"]
+    url: Annotated[str, "where the installer got it (credentials masked)"]
+    hashes: Annotated[dict[str, str], "`sha256`"]
+
+
+class PylockPackage(TypedDict):
     name: Annotated[str, "distribution"]
     version: Annotated[str, "exact version"]
-    filename: Annotated[str | None, "the wheel"]
-    url: Annotated[str | None, "where it was downloaded from"]
-    sha256: Annotated[str | None, "its hash"]
+    wheels: Annotated[list[PylockWheel], "the one wheel installed"]
 
 
-class LockDocument(TypedDict):
-    schema: Annotated[str, "`ptenv.lock/1`"]
+class PtenvTool(TypedDict):
+    schema: Annotated[str, "`ptenv.pylock/1`"]
     ptenv: Annotated[str, "the ptenv that wrote it"]
+    venv: Annotated[str, "the venv it belongs to (relative to the lock's folder)"]
+    request: Annotated[Jsonable, "`torch`, `cuda`, `with` as asked: another ask resolves afresh"]
     plan: Annotated[PlanSummary, "the decision that was installed"]
-    source: Annotated[LockSource, "where the wheels came from"]
+    source: Annotated[PylockSource, "where the wheels came from"]
     machine: Annotated[
         Jsonable, "`platform`, `os`, `python`, `driver`, `gpus`: what the build depends on"
     ]
-    packages: Annotated[list[LockedPackageDocument], "every distribution, sorted by name"]
+
+
+class PylockTool(TypedDict):
+    ptenv: Annotated[PtenvTool, "ptenv's own table"]
+
+
+PylockDocument = TypedDict(
+    "PylockDocument",
+    {
+        "lock-version": Annotated[str, "`1.0` (PEP 751)"],
+        "created-by": Annotated[str, "`ptenv`"],
+        "requires-python": Annotated[str, "`==3.12.*`"],
+        "packages": Annotated[list[PylockPackage], "every wheel of the torch install, by name"],
+        "tool": Annotated[PylockTool, "`[tool.ptenv]`"],
+    },
+)
 
 
 # Schema name -> document type, in the order the reference lists them.
@@ -230,5 +255,5 @@ DOCUMENTS: dict[str, type] = {
     "ptenv.matrix/1": MatrixDocument,
     "ptenv.check/1": CheckDocument,
     "ptenv.install/1": InstallDocument,
-    "ptenv.lock/1": LockDocument,
+    "ptenv.pylock/1": PylockDocument,
 }

@@ -71,8 +71,8 @@ def _lock_drift(venv: Path | None, machine: Machine) -> list[str]:
         return []
     try:
         locked = lockfile.read(lock)
-    except UsageError:
-        return [f"{lock} is unreadable"]
+    except UsageError as error:
+        return [error.message.rstrip(".")]
     return lockfile.drift(locked.fingerprint, lockfile.fingerprint(machine))
 
 

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 from typer.testing import CliRunner
 
@@ -68,6 +69,59 @@ def test_glibc_limits_manylinux_tags(data: ReleaseData) -> None:
     found = index.wheels([index.IndexFile(f"torch-2.14.1+cu126-{CP312}.whl", "u", None)], "torch")
     assert index.pick(found, Version("2.14.1+cu126"), index.target_tags(machine)) is not None
     assert index.pick(found, Version("2.14.1+cu126"), index.target_tags(old)) is None
+
+
+# The real names of pytorch-compat.md §13.2 (and an Intel Mac wheel): old manylinux aliases.
+REAL_WHEELS = (
+    "nvidia_cuda_nvrtc_cu12-12.6.77-py3-none-manylinux2010_x86_64.manylinux_2_12_x86_64.whl",
+    "nvidia_nvjitlink_cu12-12.6.85-py3-none-manylinux2010_x86_64.manylinux_2_12_x86_64.whl",
+    "nvidia_nvtx_cu12-12.6.77-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.whl",
+    "nvidia_cudnn_cu12-9.5.1.17-py3-none-manylinux_2_28_x86_64.whl",
+    "triton-3.9.0-cp312-cp312-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+)
+
+
+@pytest.mark.parametrize("filename", REAL_WHEELS)
+def test_linux_tags_reach_down_to_manylinux1(filename: str) -> None:
+    machine = make_machine()  # glibc 2.39
+    name, version, _, _ = parse_wheel_filename(filename)
+    found = index.wheels([index.IndexFile(filename, "u", None)], name)
+    assert index.pick(found, version, index.target_tags(machine)) is not None
+
+
+def test_linux_tags_follow_packaging_order_and_aliases() -> None:
+    platforms = index._platform_tags(make_machine())
+    assert platforms[0] == "manylinux_2_39_x86_64"
+    assert platforms[-4:] == [
+        "manylinux_2_6_x86_64",
+        "manylinux_2_5_x86_64",
+        "manylinux1_x86_64",
+        "linux_x86_64",
+    ]
+    assert platforms.index("manylinux2014_x86_64") == platforms.index("manylinux_2_17_x86_64") + 1
+    assert platforms.index("manylinux2010_x86_64") == platforms.index("manylinux_2_12_x86_64") + 1
+    aarch64 = index._platform_tags(make_machine(arch="aarch64"))
+    assert "manylinux2014_aarch64" in aarch64 and "manylinux1_aarch64" not in aarch64
+
+
+def test_an_intel_mac_takes_macosx_10_9_wheels() -> None:
+    from dataclasses import replace
+
+    machine = make_machine(arch="x86_64")
+    mac = replace(machine, os=replace(machine.os, system="macos", release="13.6.1"))
+    filename = "torch-2.2.2-cp312-none-macosx_10_9_x86_64.whl"
+    found = index.wheels([index.IndexFile(filename, "u", None)], "torch")
+    assert index.pick(found, Version("2.2.2"), index.target_tags(mac)) is not None
+
+
+def test_musl_takes_musllinux_never_manylinux() -> None:
+    from dataclasses import replace
+
+    machine = make_machine()
+    alpine = replace(machine, os=replace(machine.os, libc_name="musl", libc_version="1.2.5"))
+    platforms = index._platform_tags(alpine)
+    assert platforms[:3] == ["musllinux_1_2_x86_64", "musllinux_1_1_x86_64", "musllinux_1_0_x86_64"]
+    assert not any(p.startswith("manylinux") for p in platforms)
 
 
 def test_plain_http_refused_except_loopback() -> None:

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -27,6 +28,11 @@ from ptenv.install.staging import lock_path, stagings
 from ptenv.install.workflow import InstallOptions
 from ptenv.models import Request
 from tests.index_server import Index, serve
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 runner = CliRunner()
 PY = f"cp{sys.version_info[0]}{sys.version_info[1]}"
@@ -60,6 +66,11 @@ def ptenv_install(*args: str) -> tuple[int, dict[str, object], str]:
     return result.exit_code, document, result.stderr
 
 
+def read_lock(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
 def torch_version_in(venv: Path) -> str:
     done = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import torch; print(torch.__version__)"],
@@ -80,9 +91,10 @@ def test_uv_argv() -> None:
         label="official index",
         index_url="https://download.pytorch.org/whl/cu126",
     )
-    assert uv.venv_argv(Path("/v"), "/usr/bin/python3.12") == [
+    assert uv.venv_argv(Path("/v"), "/usr/bin/python3.12", seed=[]) == [
         "/opt/uv",
         "venv",
+        "--seed",
         "--no-project",
         "--no-config",
         "--python",
@@ -186,9 +198,10 @@ def test_fresh_install_pins_records_sources_and_writes_the_lock(
     sources = {i["name"]: i["source"] for i in document["installed"]}  # type: ignore[attr-defined]
     assert sources["torch"].startswith(index.url + f"/cpu/torch-{LATEST}")
     assert torch_version_in(tmp_path / "env") == f"{LATEST}+cpu"
-    lock = json.loads((tmp_path / "ptenv.lock").read_text())
+    lock = read_lock(tmp_path / "pylock.env.toml")
     assert {p["name"] for p in lock["packages"]} == {"torch", "torchvision", "torchaudio"}
-    assert all(len(p["sha256"]) == 64 for p in lock["packages"])
+    assert all(len(p["wheels"][0]["hashes"]["sha256"]) == 64 for p in lock["packages"])
+    assert lock["tool"]["ptenv"]["venv"] == "env"
     assert not stagings(tmp_path / "env")
     assert not lock_path(tmp_path / "env").exists(), "the run left its lock file behind"
 
@@ -226,20 +239,20 @@ def test_offline_wheelhouse(index: Index, tmp_path: Path) -> None:
         "--venv", "env", "--find-links", str(wheelhouse), "--torch", "2.14.1"
     )
     assert code == 0, document
-    lock = json.loads((tmp_path / "ptenv.lock").read_text())
-    assert lock["source"]["index_url"] is None
-    assert lock["packages"][0]["url"].startswith("file://")
+    lock = read_lock(tmp_path / "pylock.env.toml")
+    assert "index_url" not in lock["tool"]["ptenv"]["source"]
+    assert lock["packages"][0]["wheels"][0]["url"].startswith("file://")
 
 
 def test_lock_round_trip_is_hash_checked(index: Index, tmp_path: Path) -> None:
     assert ptenv_install("--venv", "env", "--index-base", index.url, "--torch", "2.14.1")[0] == 0
-    lock = tmp_path / "ptenv.lock"
+    lock = tmp_path / "pylock.env.toml"
     code, _document, _ = ptenv_install("--venv", "copy", "--lock", str(lock))
     assert code == 0 and torch_version_in(tmp_path / "copy") == "2.14.1+cpu"
-    tampered = json.loads(lock.read_text())
-    tampered["packages"][0]["sha256"] = "0" * 64
-    bad = tmp_path / "bad.lock"
-    bad.write_text(json.dumps(tampered))
+    text = lock.read_text()
+    sha = read_lock(lock)["packages"][0]["wheels"][0]["hashes"]["sha256"]
+    bad = tmp_path / "pylock.bad.toml"
+    bad.write_text(text.replace(sha, "0" * 64))
     code, _, stderr = ptenv_install("--venv", "third", "--lock", str(bad))
     assert code == 4 and "hash" in stderr.lower()
     assert not (tmp_path / "third").exists()
@@ -719,7 +732,5 @@ def test_the_install_says_how_to_use_the_venv_by_hand(index: Index, tmp_path: Pa
     )
     assert result.exit_code == 0, result.output
     assert f"Use it: source {tmp_path / 'env'}/bin/activate" in result.stdout
-    venv_python = tmp_path / "env" / "bin" / "python"
-    assert f"It has no pip: add packages with `uv pip install --python {venv_python} NAME`" in (
-        result.stdout
-    )
+    assert "It has no pip" not in result.stdout  # uv venv --seed: pip install stays inside
+    assert (tmp_path / "env" / "bin" / "pip").exists()

@@ -108,7 +108,8 @@ def assert_no_token_anywhere(tmp_path: Path, *outputs: str) -> None:
         assert TOKEN not in output
     for path in tmp_path.rglob("*"):
         skipped = path.name == ".netrc" or "uv-cache" in path.parts
-        if path.is_file() and not skipped and path.suffix in ("", ".lock", ".json", ".cfg"):
+        suffixes = ("", ".lock", ".json", ".cfg", ".toml")
+        if path.is_file() and not skipped and path.suffix in suffixes:
             assert TOKEN.encode() not in path.read_bytes(), path
 
 
@@ -169,7 +170,7 @@ def test_install_from_an_https_index_with_a_token(
     assert code == 0, err
     document = json.loads(out)
     assert {item["name"] for item in document["installed"]} >= {"torch", "filelock"}
-    lock = (tmp_path / "ptenv.lock").read_text()
+    lock = (tmp_path / "pylock.env.toml").read_text()
     assert f"{USER}:****@127.0.0.1" in lock
     assert_no_token_anywhere(tmp_path, out, err)
 

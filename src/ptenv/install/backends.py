@@ -124,7 +124,7 @@ class Installer(Protocol):
     @property
     def name(self) -> str: ...
 
-    def venv_argv(self, path: Path, python: str) -> list[str]: ...
+    def venv_argv(self, path: Path, python: str, seed: list[str] | None = None) -> list[str]: ...
 
     def install_argv(
         self,
@@ -134,9 +134,21 @@ class Installer(Protocol):
         *,
         locked: bool,
         network: UserNetwork,
+        report: Path | None = None,
     ) -> list[str]: ...
 
     def environment(self, network: UserNetwork) -> dict[str, str]: ...
+
+
+def seed_flags(source: Source) -> list[str] | None:
+    """Where `uv venv --seed` gets pip: the dependencies' index, or a wheelhouse's own pip
+    wheel; None when the source is offline and has none (the venv then has no pip)."""
+    if source.offline:
+        folders = [Path(link) for link in source.find_links if "://" not in link]
+        if not any(any(folder.glob("pip-*.whl")) for folder in folders):
+            return None
+        return ["--no-index", *(f"--find-links={folder}" for folder in folders)]
+    return ["--default-index", source.default_index] if source.default_index else []
 
 
 def _source_flags(source: Source) -> list[str]:
@@ -162,8 +174,14 @@ class UvInstaller:
     uv: str
     name: str = "uv"
 
-    def venv_argv(self, path: Path, python: str) -> list[str]:
-        return [self.uv, "venv", "--no-project", "--no-config", "--python", python, str(path)]
+    def venv_argv(self, path: Path, python: str, seed: list[str] | None = None) -> list[str]:
+        """`seed`: where pip comes from (index flags), so that `source .venv/bin/activate &&
+        pip install x` stays in the venv; None: no pip (an offline wheelhouse without one)."""
+        seeding = ["--seed", *seed] if seed is not None else []
+        return [
+            self.uv, "venv", *seeding, "--no-project", "--no-config", "--python", python,
+            str(path),
+        ]  # fmt: skip
 
     def install_argv(
         self,
@@ -173,19 +191,38 @@ class UvInstaller:
         *,
         locked: bool,
         network: UserNetwork,
+        report: Path | None = None,
     ) -> list[str]:
-        argv = [self.uv, "pip", "install", "--python", str(venv_python), "--no-config"]
-        argv.append("--no-build")
-        argv += _source_flags(source)
+        del report  # uv's record is the pylock.toml of compile_argv, installed from
+        argv = [self.uv, "pip", "install", *self._common(venv_python, source, network)]
+        if requirements.name.endswith(".toml"):
+            argv += ["--preview-features", "pylock"]  # installing a pylock.toml (uv >= 0.8)
+        if locked:
+            argv += ["--require-hashes", "--no-deps"]
+        return [*argv, "-r", str(requirements)]
+
+    def compile_argv(
+        self, venv_python: Path, requirements: Path, source: Source, *, network: UserNetwork,
+        output: Path,
+    ) -> list[str]:  # fmt: skip
+        """Resolve for the venv's Python into a PEP 751 file: the URL and sha256 of every
+        wheel, which becomes ptenv's lock and is what the install step installs."""
+        return [
+            self.uv, "pip", "compile", *self._common(venv_python, source, network),
+            "--format", "pylock.toml", "--preview-features", "pylock", "--quiet",
+            "-o", str(output), str(requirements),
+        ]  # fmt: skip
+
+    @staticmethod
+    def _common(venv_python: Path, source: Source, network: UserNetwork) -> list[str]:
+        argv = ["--python", str(venv_python), "--no-config", "--no-build", *_source_flags(source)]
         if network.system_certs:
             argv.append("--native-tls")
         for host in network.trusted_hosts:
             argv += ["--allow-insecure-host", host]
         if network.keyring_provider:
             argv += ["--keyring-provider", network.keyring_provider]
-        if locked:
-            argv += ["--require-hashes", "--no-deps"]
-        return [*argv, "-r", str(requirements)]
+        return argv
 
     def environment(self, network: UserNetwork) -> dict[str, str]:
         del network  # uv gets its settings as flags
@@ -198,7 +235,8 @@ class UvInstaller:
 class PipInstaller:
     name: str = "pip"
 
-    def venv_argv(self, path: Path, python: str) -> list[str]:
+    def venv_argv(self, path: Path, python: str, seed: list[str] | None = None) -> list[str]:
+        del seed  # the venv module seeds pip from the interpreter's own copy, offline
         return [python, "-m", "venv", str(path)]
 
     def install_argv(
@@ -209,6 +247,7 @@ class PipInstaller:
         *,
         locked: bool,
         network: UserNetwork,
+        report: Path | None = None,
     ) -> list[str]:
         argv = [
             str(venv_python),
@@ -234,6 +273,8 @@ class PipInstaller:
                 argv += [flag, value]
         for host in network.trusted_hosts:
             argv += ["--trusted-host", host]
+        if report is not None:
+            argv += ["--report", str(report)]  # pip's record: URL and sha256 of each wheel
         if locked:
             argv += ["--require-hashes", "--no-deps"]
         return [*argv, "-r", str(requirements)]

@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
@@ -119,17 +119,58 @@ def target_tags(machine: Machine) -> list[Tag]:
 
 
 def _platform_tags(machine: Machine) -> list[str]:
+    """Every platform tag the target accepts, most specific first (PEP 600, PEP 656, and
+    packaging's macOS rules): the real nvidia-* wheels are manylinux2010 and manylinux1."""
     arch = machine.arch
     if machine.os.system == "windows":
         return ["win_amd64" if arch == "x86_64" else "win_arm64"]
     if machine.os.system == "macos":
         mac_arch = "arm64" if arch == "aarch64" else "x86_64"
-        return [f"macosx_{v}_0_{a}" for v in range(30, 9, -1) for a in (mac_arch, "universal2")]
-    glibc_minor = 40
-    if machine.os.libc_version and "os" not in machine.overridden:
-        glibc_minor = int(machine.os.libc_version.split(".")[1])
-    tags = [f"manylinux_2_{k}_{arch}" for k in range(glibc_minor, 16, -1)]
-    return [*tags, f"manylinux2014_{arch}", f"linux_{arch}"]
+        return list(mac_platforms(_macos_version(machine), mac_arch))
+    if machine.os.libc_name == "musl":
+        minor = _libc_minor(machine, default=2)
+        return [*(f"musllinux_1_{k}_{arch}" for k in range(minor, -1, -1)), f"linux_{arch}"]
+    return [*_manylinux(arch, _libc_minor(machine, default=40)), f"linux_{arch}"]
+
+
+# The legacy manylinux names are aliases of glibc floors (PEP 600), for these arches only.
+_LEGACY = {
+    17: ("manylinux2014", {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"}),
+    12: ("manylinux2010", {"x86_64", "i686"}),
+    5: ("manylinux1", {"x86_64", "i686"}),
+}
+
+
+def _manylinux(arch: str, glibc_minor: int) -> list[str]:
+    tags = []
+    for minor in range(glibc_minor, 4, -1):
+        tags.append(f"manylinux_2_{minor}_{arch}")
+        legacy = _LEGACY.get(minor)
+        if legacy is not None and arch in legacy[1]:
+            tags.append(f"{legacy[0]}_{arch}")
+    return tags
+
+
+def _libc_minor(machine: Machine, default: int) -> int:
+    """The target's libc minor (glibc 2.X, musl 1.X); a described target: assume new."""
+    version = machine.os.libc_version
+    if not version or "os" in machine.overridden:
+        return default
+    try:
+        return int(version.split(".")[1])
+    except (IndexError, ValueError):
+        return default
+
+
+def _macos_version(machine: Machine) -> tuple[int, int]:
+    """macOS X.Y of the target; a described one (or an unreadable version): the newest."""
+    if "os" not in machine.overridden:
+        parts = machine.os.release.split(".")
+        try:
+            return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+        except ValueError:
+            pass
+    return (30, 0)
 
 
 def pick(found: Sequence[Wheel], version: Version, tags: Sequence[Tag]) -> Wheel | None:

@@ -4,8 +4,10 @@ Order of work: lock the target; clear leftovers of an interrupted run; settle th
 Python; probe the machine once, for that Python; plan (or replay the lock) and read the
 source, falling back to what it really holds; stop early when the build is already there;
 check disk; build the new venv beside the target (a hard-linked clone of an existing one, or
-a fresh one); install; record where every distribution came from; write ptenv.lock; swap the
-new venv into place. Any failure before the swap leaves the previous environment untouched.
+a fresh one, with pip where it can be had); install, keeping the installer's own record of
+every wheel (uv's pylock, pip's --report); swap the new venv into place; write the venv's
+lock, pylock.<venv>.toml. Any failure before the swap leaves the previous environment
+untouched. The venv's own lock is replayed while the request and the machine are the same.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ptenv.install.index import IndexFile
 from ptenv.install.sources import (
     PIP_SOURCE_KEYS,
     Source,
+    SourceKind,
     SourceOptions,
     list_project,
     read_pip_config,
@@ -68,6 +71,7 @@ class InstallOptions:
     yes: bool = False
     required_free_bytes: int | None = None  # None: by variant (6 GB CUDA, 1 GB CPU)
     stall_timeout: float = installers.STALL_TIMEOUT_S  # no bytes for this long: give up
+    upgrade: bool = False  # resolve afresh even where the venv's own lock fits the request
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,7 @@ class _Decision:
     source: Source
     locked: lockfile.Lock | None
     warnings: tuple[str, ...]
+    request: dict[str, object]
 
 
 def install(request: Request, options: InstallOptions, context: Context) -> Environment:
@@ -148,7 +153,7 @@ def install(request: Request, options: InstallOptions, context: Context) -> Envi
             data=releases.load(),
             nvml_loader=context.nvml_loader,
         )
-        decision = _decide(request, options, machine)
+        decision = _decide(request, options, machine, path)
         clock.lap("resolve")
         planned = Environment(
             action=InstallAction.DRY_RUN,
@@ -173,10 +178,20 @@ def install(request: Request, options: InstallOptions, context: Context) -> Envi
         return replace(done, warnings=(*done.warnings, problem)) if problem else done
 
 
-def _decide(request: Request, options: InstallOptions, machine: Machine) -> _Decision:
-    """The plan and its source: the lock's when replaying one, else resolved and available."""
+def _decide(request: Request, options: InstallOptions, machine: Machine, venv: Path) -> _Decision:
+    """The plan and its source: the lock's when replaying one, else resolved and available.
+
+    The venv's own lock is honoured, as `uv sync` honours uv.lock, while it was written for
+    the same request on the same machine; --upgrade, another request or a changed machine
+    resolve afresh (and the new lock replaces it)."""
     warnings: list[str] = []
+    asked = _request_record(request)
     locked = lockfile.read(options.lock) if options.lock and options.lock.exists() else None
+    if locked is None and options.lock is None and not options.upgrade:
+        own = lockfile.default_path(venv)
+        candidate = lockfile.read(own) if own.is_file() else None
+        if candidate is not None and _fits(candidate, asked, machine):
+            locked = candidate
     if locked is not None:
         plan, source = _plan_from_lock(locked, machine, warnings)
     else:
@@ -186,8 +201,23 @@ def _decide(request: Request, options: InstallOptions, machine: Machine) -> _Dec
             raise _with_other_routes(error, request, machine, options) from None
         warnings += found
     return _Decision(
-        machine=machine, plan=plan, source=source, locked=locked, warnings=tuple(warnings)
+        machine=machine,
+        plan=plan,
+        source=source,
+        locked=locked,
+        warnings=tuple(warnings),
+        request=asked,
     )
+
+
+def _request_record(request: Request) -> dict[str, object]:
+    """What the user asked for, as the lock records it: a different ask resolves afresh."""
+    return {"torch": request.torch, "cuda": request.cuda, "with": list(request.with_packages)}
+
+
+def _fits(lock: lockfile.Lock, asked: dict[str, object], machine: Machine) -> bool:
+    same_machine = not lockfile.drift(lock.fingerprint, lockfile.fingerprint(machine))
+    return not lock.old_format and lock.request == asked and same_machine
 
 
 def _build(
@@ -206,26 +236,51 @@ def _build(
             context.progress(
                 f"venv: creating it with Python {target.python.minor} ({target.backend.name})"
             )
-            installers.run_installer(
-                target.backend.venv_argv(new, target.python.path),
-                "Creating the venv",
-                echo=context.echo,
-            )
+            _create_venv(target, new, decision.source, context)
         clock.lap("venv", began)
         began = time.monotonic()
         context.progress(f"install: {' '.join(map(str, plan.packages))} from {source.label}")
-        _run_install(target.backend, new, decision, options, context.echo, context.env)
+        record = _run_install(target.backend, new, decision, options, context)
         clock.lap("install", began)
         before = existing.distributions if existing is not None else {}
         after = probe_venv(new)
         _confirm_untagged_build(after, plan, decision.machine)
-        installed, entries = _provenance(before, after, source, decision.machine, decision.locked)
+        previous = _previous_lock(target.path) if existing is not None else None
+        installed, entries = _provenance(before, after, record, previous, source, decision.machine)
         staging.retarget(new, new, target.path)
         staging.swap_in(new, target.path)
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise
     return (tuple(installed), *_write_lock(decision, options, target.path, entries))
+
+
+def _create_venv(target: _Target, new: Path, source: Source, context: Context) -> None:
+    """A venv with pip in it where pip can be had: uv's cache first (offline, instant), then
+    the dependencies' index; else without pip (said at the end) rather than no venv."""
+    online = installers.seed_flags(source)
+    attempts: list[list[str] | None] = [["--offline"]]
+    if online is not None:
+        attempts.append(online)
+    attempts.append(None)
+    for seed in attempts:
+        argv = target.backend.venv_argv(new, target.python.path, seed)
+        try:
+            installers.run_installer(argv, "Creating the venv", echo=context.echo)
+            return
+        except InstallFailed:
+            shutil.rmtree(new, ignore_errors=True)
+            if seed is None or argv == target.backend.venv_argv(new, target.python.path):
+                raise  # no seeding involved: a real failure
+
+
+def _previous_lock(venv: Path) -> lockfile.Lock | None:
+    """The lock of the venv being replaced, for what the new install left as it was."""
+    path = lockfile.default_path(venv)
+    try:
+        return lockfile.read(path) if path.is_file() else None
+    except UsageError:
+        return None
 
 
 def _write_lock(
@@ -235,8 +290,24 @@ def _write_lock(
     file renamed into place). A lock that cannot be written does not undo the install: it
     comes back as (None, why)."""
     lock = options.lock or lockfile.default_path(venv)
+    replayed = decision.locked
+    if replayed is not None:
+        # A replay leaves the lock it read as it is; a venv elsewhere gets its own copy.
+        own = lockfile.default_path(venv)
+        elsewhere = options.lock is not None and options.lock.absolute() != own
+        if not (elsewhere or replayed.old_format):
+            return lock, ""
+        lock = own
+    contents = lockfile.LockContents(
+        plan=decision.plan if replayed is None else replayed.plan,
+        source=decision.source,
+        machine=decision.machine,
+        packages=tuple(entries),
+        request=decision.request if replayed is None else replayed.request,
+        venv=venv,
+    )
     try:
-        lockfile.write(lock, decision.plan, decision.source, decision.machine, entries)
+        lockfile.write(lock, contents)
     except OSError as error:
         if decision.locked is None:  # an older lock beside the venv would now disagree with it
             with contextlib.suppress(OSError):
@@ -472,30 +543,59 @@ def _run_install(
     venv: Path,
     decision: _Decision,
     options: InstallOptions,
-    echo: Callable[[str], None] | None,
-    env: Mapping[str, str],
-) -> None:
+    context: Context,
+) -> list[lockfile.LockedPackage]:
+    """Install; the installer's own record of what it installed (URL, sha256) comes back."""
     locked, plan = decision.locked, decision.plan
+    network = _user_network(backend, context.env)
+    source = _replay_source(locked) if locked is not None else decision.source
+
+    def step(argv: list[str], what: str) -> None:
+        installers.run_installer(
+            argv,
+            what,
+            backend.environment(network),
+            echo=context.echo,
+            stall_s=options.stall_timeout,
+            source=source,
+        )
+
+    python = interpreter_of(venv)
     with tempfile.TemporaryDirectory(prefix="ptenv-install-") as scratch:
         requirements = Path(scratch) / "requirements.txt"
         text = lockfile.requirements(locked) if locked else "".join(f"{p}\n" for p in plan.packages)
         requirements.write_text(text, encoding="utf-8")
-        network = _user_network(backend, env)
+        resolved: Path | None = None
+        if locked is None and isinstance(backend, installers.UvInstaller):
+            resolved = Path(scratch) / "pylock.toml"
+            step(
+                backend.compile_argv(
+                    python, requirements, source, network=network, output=resolved
+                ),
+                "uv resolve",
+            )
+        report = (
+            Path(scratch) / "report.json" if isinstance(backend, installers.PipInstaller) else None
+        )
         argv = backend.install_argv(
-            interpreter_of(venv),
-            requirements,
-            decision.source,
-            locked=locked is not None,
-            network=network,
-        )
-        installers.run_installer(
-            argv,
-            f"{backend.name} install",
-            backend.environment(network),
-            echo=echo,
-            stall_s=options.stall_timeout,
-            source=decision.source,
-        )
+            python, resolved or requirements, source, locked=locked is not None, network=network,
+            report=report if locked is None else None,
+        )  # fmt: skip
+        step(argv, f"{backend.name} install")
+        if locked is not None:
+            return list(locked.packages)
+        if resolved is not None:
+            return lockfile.from_uv_pylock(resolved.read_text(encoding="utf-8"))
+        assert report is not None
+        return lockfile.from_pip_report(report.read_text(encoding="utf-8"))
+
+
+def _replay_source(locked: lockfile.Lock) -> Source:
+    """A pylock replays from its wheels' own URLs (no index); an old ptenv.lock from its
+    recorded source."""
+    if locked.old_format:
+        return locked.source
+    return Source(kind=SourceKind.WHEELHOUSE, label="the lock's own URLs", index_url=None)
 
 
 def _user_network(backend: installers.Installer, env: Mapping[str, str]) -> installers.UserNetwork:
@@ -513,6 +613,11 @@ def _plan_from_lock(
         warnings.append(
             "This machine differs from the one the lock was made for: " + "; ".join(changes) + "."
         )
+    if locked.old_format:
+        warnings.append(
+            "ptenv.lock is the old JSON format: this install writes the PEP 751 lock "
+            "pylock.<venv>.toml beside the venv, which replaces it."
+        )
     plan = replace(
         locked.plan, reasons=("Reproducing the lock file exactly (hash-checked).",), warnings=()
     )
@@ -522,25 +627,31 @@ def _plan_from_lock(
 def _provenance(
     before: Mapping[str, tuple[str, ...]],
     after: VenvInfo,
+    record: list[lockfile.LockedPackage],
+    previous: lockfile.Lock | None,
     source: Source,
     machine: Machine,
-    locked: lockfile.Lock | None,
 ) -> tuple[list[Installed], list[lockfile.LockedPackage]]:
-    """Where each new or changed distribution came from, and its lock entry."""
+    """The lock's entries (the installer's record) and where each changed distribution came
+    from. In a cloned venv pip's record omits what was already there: the previous lock
+    supplies those, else the source's pages are read."""
+    entries: dict[str, lockfile.LockedPackage] = {canonicalize_name(p.name): p for p in record}
+    for old in previous.packages if previous else ():
+        key = canonicalize_name(old.name)
+        if key not in entries and old.version in after.distributions.get(key, ()):
+            entries[key] = old
+    installed = []
     tags = set(index.target_tags(machine))
-    by_lock: dict[str, lockfile.LockedPackage] = (
-        {canonicalize_name(p.name): p for p in locked.packages} if locked else {}
-    )
-    installed, entries = [], []
     for name, versions in sorted(after.distributions.items()):
-        if name in ("pip", "setuptools", "wheel") and name not in by_lock and not before:
-            continue  # the venv's own seed packages
-        version = versions[0]
-        entry = by_lock.get(name) or _locate(source, name, version, tags)
-        entries.append(entry)
-        if tuple(before.get(name, ())) != tuple(versions):
-            installed.append(Installed(name, version, entry.url or f"not found on {source.label}"))
-    return installed, entries
+        if tuple(before.get(name, ())) == tuple(versions):
+            continue
+        entry = entries.get(name)
+        if entry is None:
+            if not before:
+                continue  # a fresh venv's own seed (pip, ...): not part of the torch install
+            entry = entries[name] = _locate(source, name, versions[0], tags)
+        installed.append(Installed(name, versions[0], entry.url or f"not found on {source.label}"))
+    return installed, sorted(entries.values(), key=lambda p: canonicalize_name(p.name))
 
 
 def _locate(source: Source, name: str, version: str, tags: set[Tag]) -> lockfile.LockedPackage:
