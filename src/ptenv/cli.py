@@ -759,6 +759,12 @@ def install(
             show_default=False,
         ),
     ] = None,
+    upgrade: Annotated[
+        bool,
+        typer.Option(
+            "--upgrade", "-U", help="Resolve afresh even where the venv's own lock fits."
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan and read the source; change nothing.")
     ] = False,
@@ -813,6 +819,7 @@ def install(
                 env=dict(os.environ),
             ),
             stall_timeout=stall_timeout,
+            upgrade=upgrade,
         )
 
         def confirm(question: str) -> bool:

@@ -97,18 +97,25 @@ def test_sibling_venvs_get_a_lock_each(cuda_index: Index, tmp_path: Path) -> Non
     assert "lock-drift" not in codes  # a's broken lock is not b's business
 
 
-def test_the_venvs_own_lock_is_honoured_until_the_request_changes(
-    cuda_index: Index, tmp_path: Path
-) -> None:
-    assert install("--venv", ".venv", "--index-base", cuda_index.url, *CUDA_ARGS)[0] == 0
-    cuda_index.add("cu126", f"torch-2.7.2+cu126-{TAG}.whl")  # a newer patch appears
-    code, document, err = install("--venv", "fresh", "--index-base", cuda_index.url, *CUDA_ARGS)
-    assert code == 0, err  # another venv: resolved afresh
-    code, document, err = install(
-        "--venv", ".venv", "--index-base", cuda_index.url, *CUDA_ARGS, "--yes"
-    )
-    assert code == 0 and document["action"] == "already-installed", err
-    assert any("Reproducing the lock" in r for r in document["plan"]["reasons"])
+def test_the_venvs_own_lock_is_honoured_until_upgrade(tmp_path: Path) -> None:
+    args = ("--torch", "2.7", "--cuda", "cu126", "--driver", "560.35.03", "--yes")
+    with serve(tmp_path / "lagging") as index:
+        index.add("cu126", f"torch-2.7.0+cu126-{TAG}.whl")
+        code, document, err = install("--venv", ".venv", "--index-base", index.url, *args)
+        assert code == 0 and document["plan"]["torch"] == "2.7.0", err
+        index.add("cu126", f"torch-2.7.1+cu126-{TAG}.whl")  # the index catches up
+        code, document, err = install("--venv", ".venv", "--index-base", index.url, *args)
+        assert code == 0 and document["action"] == "already-installed", err
+        assert any("Reproducing the lock" in r for r in document["plan"]["reasons"])
+        code, document, err = install(
+            "--venv", ".venv", "--index-base", index.url, *args, "--upgrade"
+        )
+        assert code == 0 and document["plan"]["torch"] == "2.7.1", err
+        plan = read(tmp_path / "pylock.venv.toml")["tool"]["ptenv"]["plan"]
+        assert plan["torch"] == "2.7.1"
+        pinned = ("--torch", "2.7.0", "--cuda", "cu126", "--driver", "560.35.03", "--yes")
+        code, document, err = install("--venv", ".venv", "--index-base", index.url, *pinned)
+        assert code == 0 and document["plan"]["torch"] == "2.7.0", err  # another ask: resolved
 
 
 @pytest.mark.parametrize(
