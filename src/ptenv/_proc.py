@@ -68,6 +68,7 @@ def run(
     on_stop: Callable[[], None] | None = None,
     poll_s: float = 0.25,
     stall_s: float | None = None,
+    on_activity: Callable[[int], None] | None = None,
 ) -> Completed:
     """Run argv to completion or until timeout; never raise for the child's own failure.
 
@@ -96,7 +97,11 @@ def run(
             **popen_kwargs,  # type: ignore[call-overload]
         )
         deadline = time.monotonic() + timeout
-        watch = _StallWatch(process.pid, (out, err), stall_s) if stall_s is not None else None
+        watch = (
+            _StallWatch(process.pid, (out, err), stall_s, on_activity)
+            if stall_s is not None
+            else None
+        )
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -130,10 +135,18 @@ def run(
 class _StallWatch:
     """Has the child's process group done anything (I/O or output) in the last `seconds`?"""
 
-    def __init__(self, pgid: int, outputs: tuple[IO[bytes], ...], seconds: float) -> None:
+    def __init__(
+        self,
+        pgid: int,
+        outputs: tuple[IO[bytes], ...],
+        seconds: float,
+        on_activity: Callable[[int], None] | None = None,
+    ) -> None:
         self._pgid = pgid
         self._outputs = outputs
         self._seconds = seconds
+        self._on_activity = on_activity
+        self._written = 0
         self._last = -1
         self._since = self._checked = time.monotonic()
 
@@ -142,20 +155,26 @@ class _StallWatch:
         if now - self._checked < 1.0:  # a /proc walk per second is plenty
             return False
         self._checked = now
-        activity = _group_io(self._pgid) + sum(os.fstat(o.fileno()).st_size for o in self._outputs)
+        read, written = _group_io(self._pgid)
+        # Processes of the group come and go: count what the group has written so far as
+        # the most it ever reported (a finished child's bytes do not vanish from progress).
+        self._written = max(self._written, written)
+        if self._on_activity is not None:
+            self._on_activity(self._written)
+        activity = read + written + sum(os.fstat(o.fileno()).st_size for o in self._outputs)
         if activity != self._last:
             self._last, self._since = activity, now
             return False
         return now - self._since >= self._seconds
 
 
-def _group_io(pgid: int) -> int:
-    """Bytes read and written so far by the live processes of one group (0 without /proc)."""
-    total = 0
+def _group_io(pgid: int) -> tuple[int, int]:
+    """Bytes (read, written) so far by the live processes of one group (0 without /proc)."""
+    totals = {"rchar": 0, "wchar": 0}
     try:
         entries = list(Path("/proc").iterdir())
     except OSError:
-        return 0
+        return 0, 0
     for entry in entries:
         if not entry.name.isdigit():
             continue
@@ -165,11 +184,11 @@ def _group_io(pgid: int) -> int:
                 continue
             for line in (entry / "io").read_text("ascii").splitlines():
                 key, _, value = line.partition(":")
-                if key in ("rchar", "wchar"):
-                    total += int(value)
+                if key in totals:
+                    totals[key] += int(value)
         except (OSError, ValueError, IndexError):
             continue
-    return total
+    return totals["rchar"], totals["wchar"]
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h

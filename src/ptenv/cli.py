@@ -680,7 +680,8 @@ def check(
             rdzv_id=rdzv_id,
             dist_timeout=dist_timeout,
         )
-        result = workflows.check(options, Context(env=environment))
+        progress = report.progress_printer(quiet=quiet, verbose=verbose)
+        result = workflows.check(options, Context(env=environment, progress=progress))
         findings = result.doctor.findings
         fleet = result.report.fleet
         if fleet is not None and fleet.rank != 0:
@@ -761,9 +762,7 @@ def install(
     ] = None,
     upgrade: Annotated[
         bool,
-        typer.Option(
-            "--upgrade", "-U", help="Resolve afresh even where the venv's own lock fits."
-        ),
+        typer.Option("--upgrade", "-U", help="Resolve afresh even where the venv's own lock fits."),
     ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan and read the source; change nothing.")

@@ -86,6 +86,15 @@ def test_failure_shapes_name_their_stage(tmp_path: Path, shape: str) -> None:
     assert message in failed.message
 
 
+def test_each_stage_is_reported_live_as_it_ends(tmp_path: Path) -> None:
+    venv = fake_venv(tmp_path, "stage import; sleep 0.6; stage device; sleep 0.6; stage done")
+    heard: list[str] = []
+    run_check(venv / "bin" / "python", venv, CheckOptions(timeout=30), on_stage=heard.append)
+    assert heard[0] == "check: import …"
+    assert heard[1].startswith("check: import ✓ ") and heard[2] == "check: device …"
+    assert heard[-1].startswith("check: device ✓ ")
+
+
 def test_a_hang_is_killed_at_the_stage_deadline(tmp_path: Path) -> None:
     venv = fake_venv(tmp_path, "stage import; stage train_compiled; sleep 60")
     report = run_check(

@@ -569,6 +569,15 @@ def test_the_user_network_settings_reach_the_installers_and_sources_do_not(
     assert "https://evil.invalid/simple" not in argv
 
 
+def test_a_long_install_says_how_much_it_has_written_and_how_fast() -> None:
+    heard: list[str] = []
+    meter = install_module._Meter("uv install", heard.append, every_s=0.0)
+    meter(500_000)  # under a megabyte: nothing worth saying yet
+    meter(1_500_000_000)
+    assert len(heard) == 1 and heard[0].startswith("uv install: 1.5 GB written in ")
+    assert heard[0].endswith("/s)")
+
+
 def test_the_installers_environment_keeps_network_variables_and_drops_source_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

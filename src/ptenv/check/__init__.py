@@ -11,7 +11,7 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,29 @@ class _StageClock:
         return None
 
 
+class _StageReporter:
+    """Polls the stage clock and says, as each stage of rank 0 ends, how long it took."""
+
+    def __init__(self, clock: _StageClock, progress: Callable[[str], None] | None) -> None:
+        self.clock = clock
+        self.progress = progress
+        self.stage: str | None = None
+        self.since = time.monotonic()
+
+    def poll(self) -> str | None:
+        verdict = self.clock.poll()
+        first = self.clock.ranks.get(min(self.clock.ranks)) if self.clock.ranks else None
+        if self.progress is None or first is None or first.stage == self.stage:
+            return verdict
+        now = time.monotonic()
+        if self.stage is not None:
+            self.progress(f"check: {self.stage} ✓ {now - self.since:.1f} s")
+        if first.stage != "done":
+            self.progress(f"check: {first.stage} …")
+        self.stage, self.since = first.stage, now
+        return verdict
+
+
 def describe_hang(
     late: Mapping[int, RankProgress], limits: Mapping[str, float], per_rank: bool
 ) -> str:
@@ -187,7 +210,9 @@ def run_check(
     options: CheckOptions,
     env: Mapping[str, str] | None = None,
     stage_timeouts: Mapping[str, float] = STAGE_TIMEOUTS,
+    on_stage: Callable[[str], None] | None = None,
 ) -> CheckReport:
+    """`on_stage` hears of each stage as it ends (the first rank's, under a launch)."""
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ptenv-check-") as scratch:
         progress = Path(scratch) / "progress"
@@ -208,14 +233,15 @@ def run_check(
             clock.poll()
             fleet.reap(rank.pid for rank in clock.ranks.values())
 
+        stages = _StageReporter(clock, on_stage)
         done = _proc.run(
             argv,
             timeout=options.timeout,
             env=child_env,
-            should_stop=clock.poll,
+            should_stop=stages.poll,
             on_stop=reap_ranks if per_rank else None,
         )
-        clock.poll()
+        stages.poll()  # the last stage ended as the child exited
         ranks = dict(clock.ranks)
     seconds = time.monotonic() - began
     if per_rank:

@@ -325,6 +325,7 @@ def run_installer(
     *,
     stall_s: float | None = None,
     source: Source | None = None,
+    on_activity: Callable[[int], None] | None = None,
 ) -> _proc.Completed:
     """Run one installer step; InstallFailed with its last stderr lines when it fails.
 
@@ -338,7 +339,9 @@ def run_installer(
         if stall_s is None:
             done = _proc.run(argv, timeout=VENV_TIMEOUT_S, env=env)
         else:
-            done = _proc.run(argv, timeout=float("inf"), env=env, stall_s=stall_s)
+            done = _proc.run(
+                argv, timeout=float("inf"), env=env, stall_s=stall_s, on_activity=on_activity
+            )
     except OSError as error:
         raise InstallFailed(
             f"Cannot start {argv[0]}: {error.strerror}.",

@@ -558,6 +558,7 @@ def _run_install(
             echo=context.echo,
             stall_s=options.stall_timeout,
             source=source,
+            on_activity=_Meter(what, context.progress),
         )
 
     python = interpreter_of(venv)
@@ -588,6 +589,35 @@ def _run_install(
             return lockfile.from_uv_pylock(resolved.read_text(encoding="utf-8"))
         assert report is not None
         return lockfile.from_pip_report(report.read_text(encoding="utf-8"))
+
+
+@dataclass
+class _Meter:
+    """Says every few seconds how much the installer has written (downloads, unpacked
+    files), and how fast: the one figure that moves on a long CUDA download."""
+
+    what: str
+    progress: Callable[[str], None]
+    every_s: float = 10.0
+    began: float = field(default_factory=time.monotonic)
+    last_said: float = field(default_factory=time.monotonic)
+
+    def __call__(self, written: int) -> None:
+        now = time.monotonic()
+        if now - self.last_said < self.every_s or written < 10**6:
+            return
+        self.last_said = now
+        rate = written / max(now - self.began, 1e-3)
+        self.progress(
+            f"{self.what}: {_size(written)} written in {now - self.began:.0f} s ({_size(rate)}/s)"
+        )
+
+
+def _size(count: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count:.0f} B"
 
 
 def _replay_source(locked: lockfile.Lock) -> Source:
