@@ -91,10 +91,9 @@ def test_uv_argv() -> None:
         label="official index",
         index_url="https://download.pytorch.org/whl/cu126",
     )
-    assert uv.venv_argv(Path("/v"), "/usr/bin/python3.12", seed=[]) == [
+    assert uv.venv_argv(Path("/v"), "/usr/bin/python3.12") == [
         "/opt/uv",
         "venv",
-        "--seed",
         "--no-project",
         "--no-config",
         "--python",
@@ -741,5 +740,5 @@ def test_the_install_says_how_to_use_the_venv_by_hand(index: Index, tmp_path: Pa
     )
     assert result.exit_code == 0, result.output
     assert f"Use it: source {tmp_path / 'env'}/bin/activate" in result.stdout
-    assert "It has no pip" not in result.stdout  # uv venv --seed: pip install stays inside
+    assert "It has no pip" not in result.stdout  # ensurepip's wheel: pip install stays inside
     assert (tmp_path / "env" / "bin" / "pip").exists()

@@ -124,7 +124,7 @@ class Installer(Protocol):
     @property
     def name(self) -> str: ...
 
-    def venv_argv(self, path: Path, python: str, seed: list[str] | None = None) -> list[str]: ...
+    def venv_argv(self, path: Path, python: str) -> list[str]: ...
 
     def install_argv(
         self,
@@ -138,17 +138,6 @@ class Installer(Protocol):
     ) -> list[str]: ...
 
     def environment(self, network: UserNetwork) -> dict[str, str]: ...
-
-
-def seed_flags(source: Source) -> list[str] | None:
-    """Where `uv venv --seed` gets pip: the dependencies' index, or a wheelhouse's own pip
-    wheel; None when the source is offline and has none (the venv then has no pip)."""
-    if source.offline:
-        folders = [Path(link) for link in source.find_links if "://" not in link]
-        if not any(any(folder.glob("pip-*.whl")) for folder in folders):
-            return None
-        return ["--no-index", *(f"--find-links={folder}" for folder in folders)]
-    return ["--default-index", source.default_index] if source.default_index else []
 
 
 def _source_flags(source: Source) -> list[str]:
@@ -174,13 +163,15 @@ class UvInstaller:
     uv: str
     name: str = "uv"
 
-    def venv_argv(self, path: Path, python: str, seed: list[str] | None = None) -> list[str]:
-        """`seed`: where pip comes from (index flags), so that `source .venv/bin/activate &&
-        pip install x` stays in the venv; None: no pip (an offline wheelhouse without one)."""
-        seeding = ["--seed", *seed] if seed is not None else []
+    def venv_argv(self, path: Path, python: str) -> list[str]:
+        return [self.uv, "venv", "--no-project", "--no-config", "--python", python, str(path)]
+
+    def seed_argv(self, venv_python: Path, wheels: Path) -> list[str]:
+        """pip into a uv venv from the interpreter's own bundled wheel (ensurepip's): offline,
+        so that `source .venv/bin/activate && pip install x` stays in the venv."""
         return [
-            self.uv, "venv", *seeding, "--no-project", "--no-config", "--python", python,
-            str(path),
+            self.uv, "pip", "install", "--python", str(venv_python), "--no-config",
+            "--no-index", "--find-links", str(wheels), "--quiet", "pip",
         ]  # fmt: skip
 
     def install_argv(
@@ -235,9 +226,8 @@ class UvInstaller:
 class PipInstaller:
     name: str = "pip"
 
-    def venv_argv(self, path: Path, python: str, seed: list[str] | None = None) -> list[str]:
-        del seed  # the venv module seeds pip from the interpreter's own copy, offline
-        return [python, "-m", "venv", str(path)]
+    def venv_argv(self, path: Path, python: str) -> list[str]:
+        return [python, "-m", "venv", str(path)]  # with pip, from the interpreter's own copy
 
     def install_argv(
         self,

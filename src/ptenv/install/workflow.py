@@ -236,7 +236,7 @@ def _build(
             context.progress(
                 f"venv: creating it with Python {target.python.minor} ({target.backend.name})"
             )
-            _create_venv(target, new, decision.source, context)
+            _create_venv(target, new, context)
         clock.lap("venv", began)
         began = time.monotonic()
         context.progress(f"install: {' '.join(map(str, plan.packages))} from {source.label}")
@@ -255,23 +255,32 @@ def _build(
     return (tuple(installed), *_write_lock(decision, options, target.path, entries))
 
 
-def _create_venv(target: _Target, new: Path, source: Source, context: Context) -> None:
-    """A venv with pip in it where pip can be had: uv's cache first (offline, instant), then
-    the dependencies' index; else without pip (said at the end) rather than no venv."""
-    online = installers.seed_flags(source)
-    attempts: list[list[str] | None] = [["--offline"]]
-    if online is not None:
-        attempts.append(online)
-    attempts.append(None)
-    for seed in attempts:
-        argv = target.backend.venv_argv(new, target.python.path, seed)
-        try:
-            installers.run_installer(argv, "Creating the venv", echo=context.echo)
-            return
-        except InstallFailed:
-            shutil.rmtree(new, ignore_errors=True)
-            if seed is None or argv == target.backend.venv_argv(new, target.python.path):
-                raise  # no seeding involved: a real failure
+def _create_venv(target: _Target, new: Path, context: Context) -> None:
+    """A fresh venv, with pip in it where the interpreter bundles a pip wheel (ensurepip's
+    copy: offline, no index); without one (Debian's python3 without python3-venv) the
+    install's last lines say how to add packages instead."""
+    backend = target.backend
+    installers.run_installer(
+        backend.venv_argv(new, target.python.path), "Creating the venv", echo=context.echo
+    )
+    if not isinstance(backend, installers.UvInstaller):
+        return
+    python = interpreter_of(new)
+    found = _proc.run([str(python), "-c", _BUNDLED_PIP], timeout=30)
+    folder = Path(found.stdout.strip()) if found.ok and found.stdout.strip() else None
+    if folder is None or not any(folder.glob("pip-*.whl")):
+        return
+    with contextlib.suppress(InstallFailed):  # a venv without pip still works
+        installers.run_installer(
+            backend.seed_argv(python, folder), "Adding pip to the venv", echo=context.echo
+        )
+
+
+_BUNDLED_PIP = (
+    "import os\n"
+    "try:\n import ensurepip\nexcept ImportError:\n raise SystemExit\n"
+    "print(os.path.join(os.path.dirname(ensurepip.__file__), '_bundled'))"
+)
 
 
 def _previous_lock(venv: Path) -> lockfile.Lock | None:

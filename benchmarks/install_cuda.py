@@ -1,0 +1,116 @@
+"""The real CUDA stack from loopback: ptenv install, its lock replay and its no-op beside bare
+uv doing the same, each with an empty cache, in one run.
+
+    pip download --isolated torch==2.7.1 --python-version 3.11 --only-binary=:all: \\
+        --platform manylinux_2_28_x86_64 ... --platform manylinux1_x86_64 -d WHEELS
+    python benchmarks/install_cuda.py --wheels WHEELS [--torch 2.7.1 --variant cu126]
+
+PyPI's torch 2.7.1 is the cu126 build (untagged); its 20 dependencies (the nvidia-* wheels,
+one of them manylinux2010-tagged, triton) come with it: about 2.8 GB of wheels, 5 GB
+installed. Without the folder it says so and stops: the stack is fetched by hand, once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from _timing import machine_line  # noqa: E402
+
+from ptenv.install import lock as lockfile  # noqa: E402
+from tests.index_server import serve  # noqa: E402
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=1800)
+    if done.returncode != 0:
+        raise SystemExit(f"{argv}: exit {done.returncode}\n{done.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--wheels", type=Path, required=True)
+    parser.add_argument("--torch", default="2.7.1")
+    parser.add_argument("--variant", default="cu126")
+    parser.add_argument("--driver", default="560.35.03")
+    args = parser.parse_args()
+    if not any(args.wheels.glob(f"torch-{args.torch}-*.whl")):
+        print(f"skipped: no torch {args.torch} wheel in {args.wheels} (fetch the stack first)")
+        return
+    bin_dir = Path(sys.executable).parent
+    ptenv, uv = str(bin_dir / "ptenv"), str(bin_dir / "uv")
+    work = Path(tempfile.mkdtemp(prefix="ptenv-bench-cuda-"))
+    results: list[tuple[str, float]] = []
+
+    def fresh_env(name: str) -> dict[str, str]:
+        return {**os.environ, "UV_CACHE_DIR": str(work / f"cache-{name}")}
+
+    with serve(work / "served") as index:
+        folder = index.root / args.variant
+        folder.mkdir(parents=True)
+        for wheel in args.wheels.glob("*.whl"):
+            try:
+                os.link(wheel, folder / wheel.name)  # same disk: no 2.8 GB copy
+            except OSError:
+                shutil.copy(wheel, folder)
+        plan = ["--torch", args.torch, "--cuda", args.variant, "--driver", args.driver]
+        common = ["--index-base", index.url, "--no-check", "--yes", *plan]
+        results.append(("ptenv install (cold cache)", timed(
+            [ptenv, "install", "--venv", str(work / "a" / ".venv"), *common], fresh_env("a")
+        )))  # fmt: skip
+        lock = work / "a" / "pylock.venv.toml"
+        packages = lockfile.read(lock).packages
+        print(f"locked {len(packages)} wheels; their lock: {lock}")
+        start = time.perf_counter()
+        env = fresh_env("uv")
+        timed([uv, "venv", "--python", sys.executable, str(work / "uv")], env)
+        variant_index = f"{index.url}/{args.variant}"
+        timed([uv, "pip", "install", "--python", str(work / "uv" / "bin" / "python"),
+               "--index-url", variant_index, f"torch=={args.torch}"], env)  # fmt: skip
+        results.append(("uv venv + uv pip install (cold cache)", time.perf_counter() - start))
+        results.append(("ptenv install --lock, replay (cold cache)", timed(
+            [ptenv, "install", "--venv", str(work / "b"), "--lock", str(lock), "--no-check"],
+            fresh_env("b"),
+        )))  # fmt: skip
+        pinned = work / "pinned.txt"
+        pinned.write_text(
+            "".join(f"{p.name}=={p.version} --hash=sha256:{p.sha256}\n" for p in packages)
+        )
+        start = time.perf_counter()
+        env = fresh_env("uv-pinned")
+        timed([uv, "venv", "--python", sys.executable, str(work / "uv-pinned")], env)
+        timed([uv, "pip", "install", "--python", str(work / "uv-pinned" / "bin" / "python"),
+               "--index-url", f"{index.url}/{args.variant}", "--require-hashes", "--no-deps",
+               "-r", str(pinned)], env)  # fmt: skip
+        results.append(
+            ("uv venv + uv pip install, same hash-pinned set (cold)", time.perf_counter() - start)
+        )
+        results.append(("ptenv install, already installed (no-op)", timed(
+            [ptenv, "install", "--venv", str(work / "a" / ".venv"), *common], fresh_env("a")
+        )))  # fmt: skip
+    print(f"Machine: {machine_line()}")
+    print(f"Stack: torch {args.torch} ({args.variant}), {len(packages)} wheels\n")
+    print("| command | seconds (one run) |\n|---|---|")
+    for label, seconds in results:
+        print(f"| `{label}` | {seconds:.1f} |")
+    cold, bare = results[0][1], results[1][1]
+    replay, pinned_s = results[2][1], results[3][1]
+    print(f"\nptenv cold / bare uv: {cold / bare:.2f}x (budget 1.05x); "
+          f"replay / uv hash-pinned: {replay / pinned_s:.2f}x (budget 1.05x); "
+          f"no-op {results[4][1]:.2f} s (budget 0.5 s)")  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
