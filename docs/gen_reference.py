@@ -149,8 +149,9 @@ def json_page() -> str:
     for schema, document in DOCUMENTS.items():
         parts += ["", f"## {schema}\n", header, *_json_rows(document)]
     parts.append(
-        "\n`ptenv.lock/1` is the file `ptenv install` writes beside the venv, not a `--json` "
-        "document."
+        "\n`ptenv.pylock/1` is the lock `ptenv install` writes beside the venv "
+        "(`pylock.<venv>.toml`, PEP 751, TOML), not a `--json` document; its `tool` table is "
+        "`[tool.ptenv]`."
     )
     return "\n".join(parts) + "\n"
 

@@ -187,8 +187,9 @@ class UvInstaller:
         del report  # uv's record is the pylock.toml of compile_argv, installed from
         argv = [self.uv, "pip", "install", *self._common(venv_python, source, network)]
         if requirements.name.endswith(".toml"):
-            argv += ["--preview-features", "pylock"]  # installing a pylock.toml (uv >= 0.8)
-        if locked:
+            # a pylock.toml (uv >= 0.8): exactly its wheels, each checked against its hash
+            argv += ["--preview-features", "pylock"]
+        elif locked:
             argv += ["--require-hashes", "--no-deps"]
         return [*argv, "-r", str(requirements)]
 

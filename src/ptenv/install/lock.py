@@ -16,7 +16,7 @@ import re
 import sys
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,7 @@ class Lock:
     request: dict[str, Any] = field(default_factory=dict)  # torch, cuda, with
     venv: str | None = None  # the venv it belongs to, as written
     old_format: bool = False  # a JSON ptenv.lock
+    text: str = ""  # the file as read (validated): uv installs a pylock as it is
 
 
 def default_path(venv: Path) -> Path:
@@ -250,7 +251,7 @@ def read(path: Path) -> Lock:
     try:
         if text.lstrip().startswith("{"):
             return _old_lock(json.loads(text))
-        return _pylock(tomllib.loads(text))
+        return replace(_pylock(tomllib.loads(text)), text=text)
     except json.JSONDecodeError as error:
         raise _unusable(path, f"is not valid JSON ({error.msg}, line {error.lineno})") from None
     except tomllib.TOMLDecodeError as error:
@@ -405,6 +406,11 @@ def _kind_of_old_label(label: str) -> SourceKind:
 
 
 # --- replaying -------------------------------------------------------------------------------
+
+
+def as_pylock(lock: Lock) -> str:
+    """The validated file for uv to install as it is (masked user info dropped: netrc)."""
+    return redact.strip_credentials(lock.text)
 
 
 def requirements(lock: Lock) -> str:

@@ -584,6 +584,11 @@ def _run_install(
                 ),
                 "uv resolve",
             )
+        elif isinstance(backend, installers.UvInstaller) and locked and not locked.old_format:
+            # uv installs a pylock as resolved: one download per wheel (a list of direct
+            # URLs makes it fetch each wheel for its metadata as well)
+            resolved = Path(scratch) / "pylock.toml"
+            resolved.write_text(lockfile.as_pylock(locked), encoding="utf-8")
         report = (
             Path(scratch) / "report.json" if isinstance(backend, installers.PipInstaller) else None
         )
