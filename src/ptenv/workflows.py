@@ -166,7 +166,6 @@ def check(options: CheckOptions, context: Context, machine: Machine | None = Non
         options = replace(options, device="cuda")
     from ptenv.check import run_check
 
-    context.progress(f"check: {python} runs the smoke test")
     report = run_check(python, venv_path.absolute(), options, on_stage=context.progress)
     imported = next((s.detail for s in report.stages if s.name == "import"), {})
     extra = diagnose.check_findings(imported)
