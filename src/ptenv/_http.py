@@ -1,4 +1,4 @@
-"""The one HTTP seam: every request ptenv itself makes (index pages, flat listings, range reads).
+"""The one HTTP seam: every request ptenv itself makes (index pages, flat listings).
 
 Imported only where a request is made, so `ptenv --help` and `ptenv doctor` never load
 urllib.request, http.client or ssl. What it does for every request:
@@ -156,14 +156,6 @@ def get_page(url: str, *, accept: str | None = None, timeout: float | None = Non
     )
     _run.pages[key] = page
     return page
-
-
-def get_range(url: str, start: int, length: int) -> tuple[bytes, int | None]:
-    """Bytes [start, start+length) of a file and its total size (None when not told)."""
-    headers = {"Range": f"bytes={start}-{start + length - 1}"}
-    _final, response_headers, body = _request(url, headers, settings())
-    total = response_headers.get("Content-Range", "").rpartition("/")[2]
-    return body, int(total) if total.isdigit() else None
 
 
 # --- one request: credentials, redirects, retries ----------------------------------------------

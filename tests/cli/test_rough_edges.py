@@ -227,26 +227,22 @@ def test_ptenvs_own_active_venv_is_not_given_torch_advice(tmp_path: Path) -> Non
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(own)
     python = own / "bin" / "python"
     env = {"VIRTUAL_ENV": str(own), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    doctor = subprocess.run(
-        [str(python), "-m", "ptenv", "doctor", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+
+    def ptenv(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(python), "-m", "ptenv", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+
+    doctor = ptenv("doctor", "--json")
     codes = [f["code"] for f in json.loads(doctor.stdout)["findings"]]
     assert "ptenv-own-venv" in codes and "venv-no-torch" not in codes
-    check = subprocess.run(
-        [str(python), "-m", "ptenv", "check"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    check = ptenv("check")
     assert check.returncode == 2 and "ptenv's own environment" in check.stderr
 
 

@@ -99,6 +99,11 @@ def ptenv(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def verify(index_url: str) -> tuple[int, str, str]:
+    """`ptenv plan --verify-index`: ptenv's own reads of the index, and nothing else."""
+    return ptenv("plan", "--cuda", "cpu", "--index-base", index_url, "--verify-index")
+
+
 def with_credentials(url: str) -> str:
     return url.replace("://", f"://{USER}:{TOKEN}@", 1)
 
@@ -130,7 +135,7 @@ def test_a_private_ca_is_trusted_through_ssl_cert_file(
     private_index: Index, tls: Tls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = with_credentials(private_index.url)
-    code, _out, err = ptenv("plan", "--cuda", "cpu", "--index-base", url, "--verify-index")
+    code, _out, err = verify(url)
     assert code == 4
     assert "certificate" in err and "SSL_CERT_FILE" in err
     assert TOKEN not in err
@@ -145,16 +150,12 @@ def test_credentials_come_from_netrc_and_only_go_to_their_host(
     private_index: Index, tls: Tls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca))
-    code, _out, err = ptenv(
-        "plan", "--cuda", "cpu", "--index-base", private_index.url, "--verify-index"
-    )
+    code, _out, err = verify(private_index.url)
     assert code == 4 and "HTTP 401" in err and "netrc" in err
     netrc = tmp_path / "home" / ".netrc"
     netrc.write_text(f"machine 127.0.0.1 login {USER} password {TOKEN}\n")
     netrc.chmod(0o600)
-    code, _out, err = ptenv(
-        "plan", "--cuda", "cpu", "--index-base", private_index.url, "--verify-index"
-    )
+    code, _out, err = verify(private_index.url)
     assert code == 0, err
     assert TOKEN not in err
 
@@ -322,7 +323,7 @@ def test_https_goes_through_the_proxy_as_a_tunnel(
     url = with_credentials(private_index.url)
     with forwarding_proxy() as proxy:
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
-        code, _out, err = ptenv("plan", "--cuda", "cpu", "--index-base", url, "--verify-index")
+        code, _out, err = verify(url)
     assert code == 0, err
     assert proxy.seen and all(line.startswith("CONNECT 127.0.0.1:") for line in proxy.seen)
 
@@ -335,9 +336,7 @@ def test_a_busy_server_is_retried_with_backoff(
 ) -> None:
     monkeypatch.setenv("PTENV_HTTP_RETRIES", "3")
     plain_index.unavailable = 2
-    code, _out, err = ptenv(
-        "plan", "--cuda", "cpu", "--index-base", plain_index.url, "--verify-index"
-    )
+    code, _out, err = verify(plain_index.url)
     assert code == 0, err
     assert len(plain_index.requests) == 3  # 503, 503, 200
 
@@ -347,18 +346,14 @@ def test_a_server_that_stays_busy_is_exit_4_after_the_retries(
 ) -> None:
     monkeypatch.setenv("PTENV_HTTP_RETRIES", "2")
     plain_index.unavailable = 100
-    code, _out, err = ptenv(
-        "plan", "--cuda", "cpu", "--index-base", plain_index.url, "--verify-index"
-    )
+    code, _out, err = verify(plain_index.url)
     assert code == 4 and "HTTP 503" in err
     assert len(plain_index.requests) == 3
 
 
 def test_a_redirect_to_plain_http_on_another_host_is_refused(plain_index: Index) -> None:
     plain_index.redirect_pages = "http://192.0.2.7/whl"  # TEST-NET-1: never contacted
-    code, _out, err = ptenv(
-        "plan", "--cuda", "cpu", "--index-base", plain_index.url, "--verify-index"
-    )
+    code, _out, err = verify(plain_index.url)
     assert code == 4
     assert "redirected to plain http on another host" in err and "192.0.2.7" in err
 

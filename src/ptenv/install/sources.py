@@ -82,37 +82,34 @@ OFFICIAL_LABEL = "official index"
 
 
 @cache
+def _mirror_file() -> dict[str, Any]:
+    text = resources.files("ptenv.releases").joinpath("mirrors.toml").read_text("utf-8")
+    raw: dict[str, Any] = tomllib.loads(text)
+    return raw
+
+
+def _mirror_table(table: str, layout: str | None = None) -> dict[str, Mirror]:
+    return {
+        m["name"]: Mirror(
+            name=m["name"],
+            label=m["label"],
+            url=m["url"],
+            layout=layout or m["layout"],
+            source=m["source"],
+            unverified=bool(m.get("unverified")),
+        )
+        for m in _mirror_file()[table]
+    }
+
+
 def mirrors() -> dict[str, Mirror]:
-    text = resources.files("ptenv.releases").joinpath("mirrors.toml").read_text("utf-8")
-    raw: dict[str, Any] = tomllib.loads(text)
-    return {
-        m["name"]: Mirror(
-            name=m["name"],
-            label=m["label"],
-            url=m["url"],
-            layout=m["layout"],
-            source=m["source"],
-            unverified=bool(m.get("unverified")),
-        )
-        for m in raw["mirror"]
-    }
+    """Mirrors of the PyTorch index (--mirror NAME)."""
+    return _mirror_table("mirror")
 
 
-@cache
 def pypi_mirrors() -> dict[str, Mirror]:
-    text = resources.files("ptenv.releases").joinpath("mirrors.toml").read_text("utf-8")
-    raw: dict[str, Any] = tomllib.loads(text)
-    return {
-        m["name"]: Mirror(
-            name=m["name"],
-            label=m["label"],
-            url=m["url"],
-            layout="index",
-            source=m["source"],
-            unverified=bool(m.get("unverified")),
-        )
-        for m in raw["pypi_mirror"]
-    }
+    """Mirrors of PyPI (--pypi-mirror NAME): simple indexes, all."""
+    return _mirror_table("pypi_mirror", layout="index")
 
 
 def pypi_mirror_url(value: str, insecure: bool = False) -> tuple[str, str]:

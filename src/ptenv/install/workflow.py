@@ -522,8 +522,10 @@ def _already_installed(existing: VenvInfo, plan: Plan) -> bool:
 
 def _same_build(have: Version | None, pin: Pin, plan: Plan) -> bool:
     """An untagged pin (PyPI's build) is met by torch/version.py's `2.15.0+cu132`."""
-    if have is None or have == pin.version:
-        return have is not None
+    if have is None:
+        return False
+    if have == pin.version:
+        return True
     untagged = pin.name == "torch" and pin.version.local is None
     return untagged and have.public == pin.version.public and have.local == plan.variant.tag
 
