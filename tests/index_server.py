@@ -10,6 +10,7 @@ import base64
 import hashlib
 import html
 import json
+import re
 import ssl
 import threading
 import time
@@ -71,7 +72,7 @@ class Index:
     url: str = ""  # http://127.0.0.1:PORT/whl
     requests: list[str] = field(default_factory=list)
     broken_hashes: set[str] = field(default_factory=set)  # filenames announced with a bad hash
-    served: list[str] = field(default_factory=list)  # wheel files downloaded
+    served: list[str] = field(default_factory=list)  # wheel files downloaded (GET, whole)
     delay_s: float = 0.0  # wait before sending a wheel (to interrupt an install midway)
     link_base: str | None = None  # page links point here instead of this server (a mirror
     #                               whose pages link back upstream)
@@ -80,6 +81,8 @@ class Index:
     drip_wheels: bool = False  # send a wheel's headers and 10 bytes, then nothing
     redirect_pages: str | None = None  # answer every page with a 302 to this base URL
     seen_auth: list[str] = field(default_factory=list)  # Authorization headers received
+    ranges: bool = True  # answer Range requests with 206 (else the whole file, as some do)
+    ranged: list[tuple[str, int, str]] = field(default_factory=list)  # (file, bytes, User-Agent)
 
     def add(self, variant: str, filename: str, requires: tuple[str, ...] = ()) -> Path:
         folder = self.root / variant
@@ -122,11 +125,33 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - smal
         def _file(self, file: Path) -> None:
             if not file.is_file():
                 return self._send(404, "text/plain", b"not found")
-            index.served.append(file.name)
+            wanted = _byte_range(self.headers.get("Range", ""), file.stat().st_size)
+            if wanted is not None and index.ranges:
+                return self._range(file, *wanted)
+            if getattr(self, "_head_only", False):
+                return self._send(200, "application/octet-stream", b"", size=file.stat().st_size)
             time.sleep(index.delay_s)
             if index.drip_wheels:
+                index.served.append(file.name)
                 return self._drip(file.read_bytes())
-            return self._send(200, "application/octet-stream", file.read_bytes())
+            try:
+                self._send(200, "application/octet-stream", file.read_bytes())
+            except (ConnectionResetError, BrokenPipeError):
+                return None  # the client hung up without reading it all: not served
+            index.served.append(file.name)
+            return None
+
+        def _range(self, file: Path, first: int, last: int) -> None:
+            with file.open("rb") as handle:
+                handle.seek(first)
+                body = handle.read(last - first + 1)
+            index.ranged.append((file.name, len(body), self.headers.get("User-Agent", "")))
+            self.send_response(206)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Range", f"bytes {first}-{last}/{file.stat().st_size}")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def _redirect(self, location: str) -> None:
             self.send_response(302)
@@ -159,12 +184,16 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - smal
             accept = self.headers.get("Accept", "")
             return self._send(*_project_page(index, variant, project, accept))
 
-        def _send(self, status: int, kind: str, body: bytes, realm: bool = False) -> None:
+        def _send(
+            self, status: int, kind: str, body: bytes, realm: bool = False, size: int | None = None
+        ) -> None:
             self.send_response(status)
             if realm:
                 self.send_header("WWW-Authenticate", 'Basic realm="index"')
+            if kind == "application/octet-stream" and index.ranges:
+                self.send_header("Accept-Ranges", "bytes")
             self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(body) if size is None else size))
             self.end_headers()
             if not getattr(self, "_head_only", False):
                 self.wfile.write(body)
@@ -202,6 +231,17 @@ def _project_page(index: Index, variant: str, project: str, accept: str) -> tupl
 
 
 _FILES = (".whl", ".tar.gz")
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) byte of a `bytes=a-b`, `bytes=a-` or `bytes=-n` Range header."""
+    found = re.fullmatch(r"bytes=(\d*)-(\d*)", header.strip())
+    if found is None or not any(found.groups()) or size == 0:
+        return None
+    first, last = found.groups()
+    if not first:
+        return max(size - int(last), 0), size - 1
+    return int(first), min(int(last) if last else size - 1, size - 1)
 
 
 def _basic(userinfo: str) -> str:

@@ -33,6 +33,7 @@ FILES = {
     "ptenv.check/1": "check.json",
     "ptenv.install/1": "install.json",
     "ptenv.pylock/1": "pylock.venv.toml",
+    "ptenv.wheel/1": "wheel.json",  # PyPI's torch 2.15.0 cp312 wheel, read by range requests
 }
 
 

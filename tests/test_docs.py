@@ -57,6 +57,7 @@ def _documented_keys() -> dict[str, set[str]]:
 
 def _keys_of_real_documents() -> dict[str, set[str]]:
     import json
+    import tempfile
 
     from typer.testing import CliRunner
 
@@ -67,6 +68,9 @@ def _keys_of_real_documents() -> dict[str, set[str]]:
     from ptenv.models import CheckReport, Request, StageResult
     from ptenv.resolve import resolve
     from tests.conftest import make_machine
+    from tests.index_server import make_wheel
+
+    scratch = tempfile.mkdtemp(prefix="ptenv-docs-")
 
     runner = CliRunner()
     golden = Path(__file__).parent / "data" / "golden"  # a lock from a real install
@@ -103,7 +107,11 @@ def _keys_of_real_documents() -> dict[str, set[str]]:
         "ptenv.check/1": set(report.check_document(check, [])),
         "ptenv.install/1": set(report.install_document(installed, None)),
         "ptenv.pylock/1": set(tomllib.loads((golden / "pylock.venv.toml").read_text("utf-8"))),
+        "ptenv.wheel/1": cli("data", "inspect", str(make_wheel(Path(scratch), _TINY_TORCH))),
     }
+
+
+_TINY_TORCH = "torch-2.15.0+cpu-cp312-cp312-manylinux_2_28_x86_64.whl"
 
 
 def test_json_reference_lists_every_key_the_documents_have() -> None:

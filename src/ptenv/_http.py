@@ -21,6 +21,8 @@ import http.client
 import ipaddress
 import netrc
 import os
+import re
+import shutil
 import socket
 import ssl
 import time
@@ -30,9 +32,9 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from ptenv import redact
+from ptenv import __version__, redact
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 30.0  # no byte for this long ends a read
@@ -148,7 +150,7 @@ def get_page(url: str, *, accept: str | None = None, timeout: float | None = Non
     if timeout is not None:
         network = replace(network, read_timeout=timeout)
     headers = {"Accept": accept} if accept else {}
-    final, response_headers, body = _request(url, headers, network)
+    final, _status, response_headers, body = _request(url, headers, network)
     page = Page(
         url=final,
         content_type=response_headers.get("Content-Type", ""),
@@ -158,20 +160,60 @@ def get_page(url: str, *, accept: str | None = None, timeout: float | None = Non
     return page
 
 
+@dataclass(frozen=True)
+class Chunk:
+    data: bytes
+    start: int  # where data begins in the file
+    size: int  # the whole file's size, from Content-Range
+
+
+class RangesRefused(HttpError):
+    """The server answered a range request with the whole file (or not at all with a range)."""
+
+
+def get_range(url: str, start: int | None, length: int) -> Chunk:
+    """`length` bytes of url from `start`, or its last `length` bytes when start is None.
+
+    RangesRefused (without reading the body) when the server ignores the Range header."""
+    wanted = f"bytes=-{length}" if start is None else f"bytes={start}-{start + length - 1}"
+    final, status, headers, body = _request(url, {"Range": wanted}, settings())
+    found = _CONTENT_RANGE.match(headers.get("Content-Range", "")) if status == 206 else None
+    if found is None:
+        raise RangesRefused(
+            final,
+            status,
+            f"the server does not answer range requests (HTTP {status} to {wanted})",
+            hint="Download the file and give its path, or use --download.",
+        )
+    first, size = int(found.group(1)), int(found.group(3))
+    return Chunk(data=body, start=first, size=size)
+
+
+def download(url: str, target: BinaryIO) -> str:
+    """The whole file into `target` (streamed, not held in memory); the URL it came from."""
+    final, _status, _headers, _body = _request(url, {}, settings(), sink=target)
+    return final
+
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)$")
+
+
 # --- one request: credentials, redirects, retries ----------------------------------------------
 
 
-def _request(url: str, headers: dict[str, str], network: Network) -> tuple[str, Any, bytes]:
+def _request(
+    url: str, headers: dict[str, str], network: Network, sink: BinaryIO | None = None
+) -> tuple[str, int, Any, bytes]:
     credentials = _credentials(url, network)
     current = redact.strip_credentials(url)
     for _hop in range(MAX_REDIRECTS + 1):
-        sent = dict(headers)
+        sent = {"User-Agent": f"ptenv/{__version__}", **headers}
         auth = credentials.get(_origin(current))
         if auth:
             sent["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
-        status, response_headers, body = _with_retries(current, sent, network)
+        status, response_headers, body = _with_retries(current, sent, network, sink)
         if status not in _REDIRECT_STATUSES:
-            return current, response_headers, body
+            return current, status, response_headers, body
         location = response_headers.get("Location")
         if not location:
             raise HttpError(url, status, f"HTTP {status} without a Location")
@@ -240,11 +282,16 @@ def _vet_redirect(source: str, target: str) -> None:
         )
 
 
-def _with_retries(url: str, headers: dict[str, str], network: Network) -> tuple[int, Any, bytes]:
+def _with_retries(
+    url: str, headers: dict[str, str], network: Network, sink: BinaryIO | None = None
+) -> tuple[int, Any, bytes]:
     attempt = 0
     while True:
+        if sink is not None:  # a retry starts the file again
+            sink.seek(0)
+            sink.truncate()
         try:
-            return _once(url, headers, network)
+            return _once(url, headers, network, sink)
         except _Transient as problem:
             if attempt >= network.retries:
                 raise problem.error from None
@@ -262,10 +309,17 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-def _once(url: str, headers: dict[str, str], network: Network) -> tuple[int, Any, bytes]:
+def _once(
+    url: str, headers: dict[str, str], network: Network, sink: BinaryIO | None = None
+) -> tuple[int, Any, bytes]:
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 - schemes vetted
     try:
         with _opener(url, network).open(request) as response:
+            if "Range" in headers and response.status != 206:
+                return response.status, response.headers, b""  # the whole file: never read it
+            if sink is not None:
+                shutil.copyfileobj(response, sink, 2**20)
+                return response.status, response.headers, b""
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         status = error.code

@@ -680,8 +680,8 @@ def check(
             rdzv_id=rdzv_id,
             dist_timeout=dist_timeout,
         )
-        progress = report.progress_printer(quiet=quiet, verbose=verbose)
-        result = workflows.check(options, Context(env=environment, progress=progress))
+        display = report.ProgressDisplay(quiet=quiet, verbose=verbose)
+        result = workflows.check(options, Context(env=environment, progress=display.line))
         findings = result.doctor.findings
         fleet = result.report.fleet
         if fleet is not None and fleet.rank != 0:
@@ -824,9 +824,12 @@ def install(
         def confirm(question: str) -> bool:
             return sys.stdin.isatty() and typer.confirm(question, err=True)
 
+        display = report.ProgressDisplay(quiet=quiet, verbose=verbose)
         context = Context(
             env=dict(os.environ),
-            progress=report.progress_printer(quiet=quiet, verbose=verbose),
+            progress=display.line,
+            transfer=display.transfer,
+            wants_totals=display.live,
             confirm=confirm,
             verbose=verbose,
         )
@@ -847,6 +850,52 @@ def install(
         return int(outcome.exit_code())
 
     _guarded("ptenv.install/1", as_json, body, verbose)
+
+
+data_app = typer.Typer(
+    help="Where ptenv's release knowledge comes from: read a wheel for its facts.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("inspect")
+def data_inspect(
+    wheel: Annotated[
+        str,
+        typer.Argument(
+            metavar="WHEEL_URL_OR_PATH", help="A .whl file, or its http(s) URL on an index."
+        ),
+    ],
+    download: Annotated[
+        bool,
+        typer.Option(
+            "--download", help="Read the whole file where the server refuses range requests."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """A wheel's version, variant, CUDA, GPU targets (SASS and PTX), tags and requirements.
+
+    A remote wheel is read with HTTP range requests: its zip directory, then only
+    torch/version.py, the CUDA build header and the METADATA (a few hundred kB of a
+    0.5-3 GB file). Exit status: 0 read, 2 bad usage, 7 the wheel could not be read.
+    """
+
+    def body() -> int:
+        from ptenv import report, workflows
+
+        facts = workflows.inspect_wheel(wheel, download=download)
+        if as_json:
+            report.emit_json(report.wheel_document(facts))
+        else:
+            report.render_wheel(facts)
+        return int(ExitCode.OK)
+
+    _guarded("ptenv.wheel/1", as_json, body, verbose)
 
 
 def main() -> None:

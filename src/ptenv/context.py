@@ -11,11 +11,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ptenv.models import Transfer
 from ptenv.probe.nvidia import Nvml, load_nvml
 
 
 def _silent(_message: str) -> None:
     """Progress nobody watches."""
+
+
+def _unwatched(_transfer: Transfer) -> None:
+    """A transfer nobody watches."""
 
 
 def _decline(_question: str) -> bool:
@@ -29,6 +34,9 @@ class Context:
     cwd: Path = field(default_factory=Path.cwd)
     nvml_loader: Callable[[], Nvml | None] = load_nvml
     progress: Callable[[str], None] = _silent
+    transfer: Callable[[Transfer], None] = _unwatched
+    # Worth a few range reads of each wheel's zip directory to know the total: a live bar.
+    wants_totals: bool = False
     confirm: Callable[[str], bool] = _decline
     verbose: bool = False  # progress also shows each installer command
 

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     INSTALL_FAILED = 4  # network, index, disk or installer failure
     CHECK_FAILED = 5  # a smoke-test stage failed
     NO_GPU = 6  # --require-gpu and no usable GPU
+    UNREADABLE = 7  # data: a wheel or an index page could not be read
     INTERNAL = 70  # a bug in ptenv (EX_SOFTWARE); the message asks for a report
     INTERRUPTED = 130  # Ctrl-C
 
@@ -53,3 +54,10 @@ class InstallFailed(PtenvError):
 
     code = "install-failed"
     exit_code = ExitCode.INSTALL_FAILED
+
+
+class SourceUnreadable(PtenvError):
+    """A wheel or index page that `ptenv data` reads could not be read."""
+
+    code = "unreadable"
+    exit_code = ExitCode.UNREADABLE

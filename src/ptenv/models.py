@@ -459,3 +459,14 @@ class CheckReport:
     @property
     def failed_stage(self) -> StageResult | None:
         return next((s for s in self.stages if s.ok is False), None)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """An installer step as it runs: how much it has written, and in all, where known."""
+
+    what: str  # "uv install"
+    written: int  # bytes its processes wrote so far (downloads, unpacked files)
+    expected: int | None  # what it will write in all (the wheels' unpacked sizes), if known
+    seconds: float
+    done: bool = False

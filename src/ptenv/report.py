@@ -6,6 +6,7 @@ Rich is imported lazily so the --json paths never pay for it.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +22,7 @@ from ptenv.models import (
     Plan,
     Severity,
     StageResult,
+    Transfer,
     VenvInfo,
     to_jsonable,
 )
@@ -35,6 +37,7 @@ from ptenv.schema import (
     MatrixDocument,
     PlanDocument,
     StageDocument,
+    WheelDocument,
 )
 
 if TYPE_CHECKING:
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 
     from ptenv.install.workflow import Environment
     from ptenv.releases.matrix import Cell, Row
+    from ptenv.releases.wheelinfo import WheelFacts
 
 DOCTOR_SCHEMA = "ptenv.doctor/1"
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -717,19 +721,92 @@ def print_rank_line(report: CheckReport) -> None:
 INSTALL_SCHEMA = "ptenv.install/1"
 
 
-def progress_printer(quiet: bool = False, verbose: bool = False) -> Callable[[str], None]:
-    """Progress lines on stderr (never stdout, so --json stays one document); timestamped
-    with --verbose, none with --quiet."""
-    err = console(stderr=True)
-    began = time.monotonic()
+class ProgressDisplay:
+    """Progress on stderr (never stdout, so --json stays one document); none with --quiet.
 
-    def show(message: str) -> None:
-        if quiet:
+    On a terminal: Rich, with a live bar for an installer step (bytes written of the total,
+    rate, time left). Elsewhere (CI logs, pipes): plain lines stamped with the seconds since
+    start, a transfer's figures every 10 s. Rich is imported only for a terminal."""
+
+    def __init__(self, quiet: bool = False, verbose: bool = False) -> None:
+        self.quiet, self.verbose = quiet, verbose
+        self.live = not quiet and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+        self._began = time.monotonic()
+        self._bar: Any = None  # a rich.progress.Progress while a transfer is shown
+        self._task: Any = None
+        self._said = 0.0
+
+    def line(self, message: str) -> None:
+        if self.quiet:
             return
-        stamp = f"[dim]{time.monotonic() - began:7.1f}s[/dim] " if verbose else ""
-        err.print(f"{stamp}[dim]→[/dim] {esc(message)}", highlight=False, markup=True)
+        elapsed = time.monotonic() - self._began
+        if not self.live:
+            sys.stderr.write(f"{elapsed:7.1f}s → {message}\n")
+            sys.stderr.flush()
+            return
+        stamp = f"[dim]{elapsed:7.1f}s[/dim] " if self.verbose else ""
+        shown = self._bar.console if self._bar is not None else console(stderr=True)
+        shown.print(f"{stamp}[dim]→[/dim] {esc(message)}", highlight=False)
 
-    return show
+    def transfer(self, transfer: Transfer) -> None:
+        if self.quiet:
+            return
+        if self.live:
+            self._show_bar(transfer)
+        elif transfer.written >= 10**6 and (transfer.done or transfer.seconds - self._said >= 10):
+            self._said = 0.0 if transfer.done else transfer.seconds
+            self.line(_transfer_text(transfer))
+
+    def _show_bar(self, transfer: Transfer) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        if self._bar is None and not transfer.done:
+            self._bar = Progress(
+                TextColumn("[dim]→[/dim] {task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                TimeElapsedColumn(),
+                console=console(stderr=True),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(f"{esc(transfer.what)}: written", total=None)
+        if self._bar is None:
+            return
+        total = transfer.expected
+        shown = min(transfer.written, total) if total else transfer.written
+        self._bar.update(self._task, completed=shown, total=total)
+        if transfer.done:
+            self._bar.stop()
+            self._bar = None
+            if transfer.written >= 10**6:
+                self.line(_transfer_text(transfer))
+
+
+def _transfer_text(transfer: Transfer) -> str:
+    rate = transfer.written / max(transfer.seconds, 1e-3)
+    of = f" of about {_decimal_size(transfer.expected)}" if transfer.expected else ""
+    return (
+        f"{transfer.what}: {_decimal_size(transfer.written)}{of} written "
+        f"in {transfer.seconds:.0f} s ({_decimal_size(rate)}/s)"
+    )
+
+
+def _decimal_size(count: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count:.0f} B"
 
 
 def render_quiet_doctor(findings: Sequence[Finding]) -> None:
@@ -834,3 +911,64 @@ def _print_how_to_use(out: Console, result: Environment) -> None:
             markup=False,
             soft_wrap=True,
         )
+
+
+WHEEL_SCHEMA = "ptenv.wheel/1"
+
+
+def wheel_document(facts: WheelFacts) -> WheelDocument:
+    return {
+        "schema": WHEEL_SCHEMA,
+        "filename": facts.filename,
+        "size": facts.size,
+        "fetched": facts.fetched,
+        "name": facts.name,
+        "version": facts.version,
+        "build_version": facts.build_version,
+        "variant": facts.variant,
+        "cuda": facts.cuda,
+        "hip": facts.hip,
+        "sass": list(facts.sass),
+        "ptx": list(facts.ptx),
+        "python_tags": list(facts.python_tags),
+        "abi_tags": list(facts.abi_tags),
+        "platform_tags": list(facts.platform_tags),
+        "requires_python": facts.requires_python,
+        "requires_dist": list(facts.requires_dist),
+    }
+
+
+def render_wheel(facts: WheelFacts) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    gpu_code = ", ".join(facts.sass) or "none"
+    rows = [
+        ("wheel", facts.filename),
+        ("version", facts.build_version or facts.version),
+        ("variant", facts.variant or "not a torch wheel"),
+        ("CUDA", facts.cuda or "-"),
+        ("HIP", facts.hip or "-"),
+        ("GPU code (SASS)", gpu_code),
+        ("PTX", ", ".join(facts.ptx) or "none: GPUs newer than its SASS cannot run it"),
+        ("Python", f"{', '.join(facts.python_tags)} (ABI {', '.join(facts.abi_tags)})"),
+        ("platform", ", ".join(facts.platform_tags)),
+        ("Requires-Python", facts.requires_python or "-"),
+    ]
+    if facts.cuda is None and facts.hip is None:
+        rows = [row for row in rows if row[0] not in ("CUDA", "HIP", "GPU code (SASS)", "PTX")]
+    for key, value in rows:
+        table.add_row(key, esc(value))
+    out = console()
+    out.print(table)
+    if facts.requires_dist:
+        out.print("[bold]Requires-Dist[/bold]")
+        for line in facts.requires_dist:
+            out.print(f"  {esc(line)}", soft_wrap=True)
+    share = facts.fetched / facts.size if facts.size else 1.0
+    out.print(
+        f"[dim]read {_decimal_size(facts.fetched)} of {_decimal_size(facts.size)} "
+        f"({share:.2%})[/dim]"
+    )

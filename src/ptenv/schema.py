@@ -249,6 +249,26 @@ PylockDocument = TypedDict(
 
 
 # Schema name -> document type, in the order the reference lists them.
+class WheelDocument(TypedDict):
+    schema: Annotated[str, "`ptenv.wheel/1`"]
+    filename: Annotated[str, "the wheel's file name"]
+    size: Annotated[int, "bytes of the whole wheel"]
+    fetched: Annotated[int, "bytes read to learn this (range requests: a small part of it)"]
+    name: Annotated[str, "the distribution name from METADATA"]
+    version: Annotated[str, "METADATA's `Version` (PyPI's torch has no local tag there)"]
+    build_version: Annotated[str | None, "`torch/version.py`'s `__version__`, e.g. `2.15.0+cu132`"]
+    variant: Annotated[str | None, "`cpu`, `cu132`, `rocm6.4`, `xpu`; null for another package"]
+    cuda: Annotated[str | None, "the CUDA version it was built with"]
+    hip: Annotated[str | None, "the HIP version of a ROCm build"]
+    sass: Annotated[list[str], "the GPU code it carries, e.g. `sm_90`, `sm_100a`"]
+    ptx: Annotated[list[str], "the PTX it carries (`compute_120`): newer GPUs JIT-compile it"]
+    python_tags: Annotated[list[str], "from the file name: `cp312`, `cp313t`, …"]
+    abi_tags: Annotated[list[str], "from the file name"]
+    platform_tags: Annotated[list[str], "from the file name: `manylinux_2_28_x86_64`, …"]
+    requires_python: Annotated[str | None, "METADATA's `Requires-Python`"]
+    requires_dist: Annotated[list[str], "METADATA's `Requires-Dist` lines"]
+
+
 DOCUMENTS: dict[str, type] = {
     "ptenv.doctor/1": DoctorDocument,
     "ptenv.plan/1": PlanDocument,
@@ -256,4 +276,5 @@ DOCUMENTS: dict[str, type] = {
     "ptenv.check/1": CheckDocument,
     "ptenv.install/1": InstallDocument,
     "ptenv.pylock/1": PylockDocument,
+    "ptenv.wheel/1": WheelDocument,
 }

@@ -6,13 +6,14 @@ Each probes the machine at most once and hands the Machine down.
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ptenv import diagnose, releases
+from ptenv import diagnose, redact, releases
 from ptenv.context import Context
-from ptenv.errors import ExitCode, UsageError
+from ptenv.errors import ExitCode, SourceUnreadable, UsageError
 from ptenv.install import lock as lockfile
 from ptenv.models import CheckReport, Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from ptenv.check import CheckOptions
     from ptenv.install.sources import SourceOptions
     from ptenv.install.workflow import Environment, InstallOptions
+    from ptenv.releases.wheelinfo import WheelFacts
 
 # The install workflow, check and index (urllib, http.client) are imported where they are
 # used, so that `ptenv doctor` and `ptenv plan` do not pay for them at start-up.
@@ -220,3 +222,51 @@ def install_and_check(
         None if described else result.machine,
     )
     return InstallOutcome(result, checked)
+
+
+def inspect_wheel(location: str, *, download: bool = False) -> WheelFacts:
+    """`ptenv data inspect`: a wheel's facts by range reads (or, with download, all of it)."""
+    from ptenv import _http
+    from ptenv.releases import wheelinfo
+    from ptenv.releases.wheelfile import WheelUnreadable
+
+    remote = location.startswith(("http://", "https://"))
+    if not remote and not Path(location.removeprefix("file://")).is_file():
+        raise UsageError(
+            f"{location} is neither a wheel file nor an http(s) URL.",
+            hint="Give the path of a .whl file or its URL on an index.",
+        )
+    try:
+        try:
+            return wheelinfo.inspect_wheel(location)
+        except _http.RangesRefused as refused:
+            if not download:
+                raise SourceUnreadable(
+                    f"{refused.url} cannot be read in parts: {refused.reason}.",
+                    hint="Add --download to read the whole file (0.5-3 GB for a CUDA torch), "
+                    "or give the path of a downloaded copy.",
+                ) from None
+            return _inspect_downloaded(location)
+    except _http.HttpError as error:
+        raise SourceUnreadable(f"Cannot read {error.url}: {error.reason}.", error.hint) from None
+    except (WheelUnreadable, OSError) as error:
+        shown = redact.url(location)
+        raise SourceUnreadable(
+            f"{shown} is not a readable wheel: {error}.",
+            hint="Check the file name and that the download finished (a truncated file?).",
+        ) from None
+
+
+def _inspect_downloaded(url: str) -> WheelFacts:
+    import tempfile
+
+    from ptenv import _http
+    from ptenv.releases import wheelinfo
+
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    with tempfile.TemporaryDirectory(prefix="ptenv-inspect-") as scratch:
+        path = Path(scratch) / urllib.parse.unquote(name)
+        with path.open("wb") as target:
+            _http.download(url, target)
+        facts = wheelinfo.inspect_wheel(str(path))
+    return replace(facts, fetched=facts.size)

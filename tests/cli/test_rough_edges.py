@@ -44,7 +44,8 @@ RAN = 'echo ran >> "$(dirname "$0")/ran"'
 def test_too_few_steps_is_exit_2_naming_the_minimum(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", "--venv", str(tmp_path), "--steps", "5"])
     assert result.exit_code == 2
-    assert "greater than or equal to 20" in result.output
+    # Typer words the range its own way from release to release: the option and the minimum
+    assert "'--steps'" in result.output and "20" in result.output
 
 
 def test_a_junit_file_in_a_missing_folder_is_refused_before_the_check_runs(

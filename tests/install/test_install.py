@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from ptenv.install.backends import PipInstaller, UserNetwork, UvInstaller, pip_n
 from ptenv.install.sources import Source, SourceKind, SourceOptions
 from ptenv.install.staging import lock_path, stagings
 from ptenv.install.workflow import InstallOptions
-from ptenv.models import Request
+from ptenv.models import Request, Transfer
 from tests.index_server import Index, serve
 
 if sys.version_info >= (3, 11):
@@ -568,13 +569,33 @@ def test_the_user_network_settings_reach_the_installers_and_sources_do_not(
     assert "https://evil.invalid/simple" not in argv
 
 
-def test_a_long_install_says_how_much_it_has_written_and_how_fast() -> None:
-    heard: list[str] = []
-    meter = install_module._Meter("uv install", heard.append, every_s=0.0)
-    meter(500_000)  # under a megabyte: nothing worth saying yet
-    meter(1_500_000_000)
-    assert len(heard) == 1 and heard[0].startswith("uv install: 1.5 GB written in ")
-    assert heard[0].endswith("/s)")
+def test_the_install_step_reports_what_it_wrote_against_the_wheels_unpacked_size(
+    index: Index, tmp_path: Path
+) -> None:
+    """For a live bar: the total comes from range reads of each wheel's zip directory."""
+    heard: list[Transfer] = []
+    install_module.install(
+        Request(),
+        InstallOptions(venv=tmp_path / "env", source=SourceOptions(index_base=index.url)),
+        Context(transfer=heard.append, wants_totals=True),
+    )
+    last = [t for t in heard if t.what == "uv install"][-1]
+    wheel = index.root / "cpu" / f"torch-{LATEST}+cpu-{TAG}.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        assert last.done and last.expected == sum(i.file_size for i in archive.infolist())
+    assert index.served.count(wheel.name) == 1, "the total cost a download"
+    assert [agent for *_, agent in index.ranged if agent.startswith("ptenv/")]
+
+
+def test_without_a_live_display_no_wheel_is_range_read(index: Index, tmp_path: Path) -> None:
+    heard: list[Transfer] = []
+    install_module.install(
+        Request(),
+        InstallOptions(venv=tmp_path / "env", source=SourceOptions(index_base=index.url)),
+        Context(transfer=heard.append),
+    )
+    assert heard and all(t.expected is None for t in heard)
+    assert not [agent for *_, agent in index.ranged if agent.startswith("ptenv/")]
 
 
 def test_the_installers_environment_keeps_network_variables_and_drops_source_ones(

@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -37,6 +37,7 @@ from ptenv.install import index, staging
 from ptenv.install import lock as lockfile
 from ptenv.install.availability import plan_and_source
 from ptenv.install.index import IndexFile
+from ptenv.install.meter import ExpectedBytes, Meter
 from ptenv.install.sources import (
     PIP_SOURCE_KEYS,
     Source,
@@ -561,16 +562,21 @@ def _run_install(
     network = _user_network(backend, context.env)
     source = _replay_source(locked) if locked is not None else decision.source
 
-    def step(argv: list[str], what: str) -> None:
-        installers.run_installer(
-            argv,
-            what,
-            backend.environment(network),
-            echo=context.echo,
-            stall_s=options.stall_timeout,
-            source=source,
-            on_activity=_Meter(what, context.progress),
-        )
+    def step(argv: list[str], what: str, wheels: Sequence[str] = ()) -> None:
+        expected = ExpectedBytes(wheels) if wheels and context.wants_totals else None
+        meter = Meter(what, context, expected)
+        try:
+            installers.run_installer(
+                argv,
+                what,
+                backend.environment(network),
+                echo=context.echo,
+                stall_s=options.stall_timeout,
+                source=source,
+                on_activity=meter,
+            )
+        finally:
+            meter.finish()
 
     python = interpreter_of(venv)
     with tempfile.TemporaryDirectory(prefix="ptenv-install-") as scratch:
@@ -598,7 +604,9 @@ def _run_install(
             python, resolved or requirements, source, locked=locked is not None, network=network,
             report=report if locked is None else None,
         )  # fmt: skip
-        step(argv, f"{backend.name} install")
+        # uv writes about the wheels' unpacked size (pip adds its download and bytecode)
+        wheels = [p.url for p in _to_install(locked, resolved) if p.url] if resolved else []
+        step(argv, f"{backend.name} install", wheels)
         if locked is not None:
             return list(locked.packages)
         if resolved is not None:
@@ -607,33 +615,10 @@ def _run_install(
         return lockfile.from_pip_report(report.read_text(encoding="utf-8"))
 
 
-@dataclass
-class _Meter:
-    """Says every few seconds how much the installer has written (downloads, unpacked
-    files), and how fast: the one figure that moves on a long CUDA download."""
-
-    what: str
-    progress: Callable[[str], None]
-    every_s: float = 10.0
-    began: float = field(default_factory=time.monotonic)
-    last_said: float = field(default_factory=time.monotonic)
-
-    def __call__(self, written: int) -> None:
-        now = time.monotonic()
-        if now - self.last_said < self.every_s or written < 10**6:
-            return
-        self.last_said = now
-        rate = written / max(now - self.began, 1e-3)
-        self.progress(
-            f"{self.what}: {_size(written)} written in {now - self.began:.0f} s ({_size(rate)}/s)"
-        )
-
-
-def _size(count: float) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count:.0f} B"
+def _to_install(locked: lockfile.Lock | None, resolved: Path) -> Sequence[lockfile.LockedPackage]:
+    if locked is not None:
+        return locked.packages
+    return lockfile.from_uv_pylock(resolved.read_text(encoding="utf-8"))
 
 
 def _replay_source(locked: lockfile.Lock) -> Source:
