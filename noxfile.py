@@ -106,3 +106,20 @@ def fresh_debian(session: nox.Session) -> None:
     finally:
         session.run("umount", str(root / "proc"), external=True, success_codes=[0, 1, 32])
         shutil.rmtree(root, ignore_errors=True)
+
+
+@nox.session(name="data-audit")
+def data_audit(session: nox.Session) -> None:
+    """Network (maintainers, before a release): what the index has that torch.toml lacks.
+
+    Runs `ptenv data refresh` into a scratch data folder, so the learned overlay it prints is
+    exactly the set of facts the built-in data is missing (new patches, variants, Pythons,
+    architecture lists), with each fact's URL; its notes are where the index disagrees.
+    `nox -s data-audit -- --index-base URL --variant cu134` passes flags on.
+    """
+    session.install("-e", ".")
+    with tempfile.TemporaryDirectory(prefix="ptenv-audit-") as scratch:
+        session.run("ptenv", "data", "refresh", *session.posargs, env={"PTENV_DATA_DIR": scratch})
+        learned = Path(scratch) / "learned.toml"
+        session.log("Facts to add to src/ptenv/releases/torch.toml (check each source first):")
+        print(learned.read_text(encoding="utf-8"))  # noqa: T201 - the session's report

@@ -65,16 +65,18 @@ def cli_page() -> str:
         "Generated from the Typer app by `docs/gen_reference.py`; do not edit. "
         "`ptenv COMMAND --help` prints the same.\n",
     ]
-    commands = getattr(group, "commands", {})
-    for name in sorted(commands):
-        command = commands[name]
+    for name, command in _commands(group):
         doc = (command.help or "").strip()
         parts.append(f"\n## `ptenv {name}`\n\n{doc}\n\n")
+        if not command.params or all("--help" in getattr(p, "opts", []) for p in command.params):
+            continue
         parts.append("| option | default | environment | meaning |\n|---|---|---|---|\n")
         for param in command.params:
             opts = getattr(param, "opts", [])
             if not opts or "--help" in opts:
                 continue
+            if getattr(param, "param_type_name", "") == "argument":
+                opts = [param.metavar or param.name or ""]
             flag = ", ".join(f"`{o}`" for o in opts)
             default = param.default
             shown = (
@@ -86,6 +88,18 @@ def cli_page() -> str:
             help_text = (getattr(param, "help", "") or "").replace("|", "\\|")
             parts.append(f"| {flag} | {shown} | {envvar} | {help_text} |\n")
     return "".join(parts)
+
+
+def _commands(group: object, prefix: str = "") -> list[tuple[str, object]]:
+    """(name, command) of every command, sub-commands of a group (ptenv data ...) included."""
+    found: list[tuple[str, object]] = []
+    commands = getattr(group, "commands", {})
+    for name in sorted(commands):
+        command = commands[name]
+        found.append((f"{prefix}{name}", command))
+        if getattr(command, "commands", None):
+            found += _commands(command, f"{prefix}{name} ")
+    return found
 
 
 def _json_type(annotation: object) -> str:

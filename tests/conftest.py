@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,22 @@ from ptenv.models import (
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_learned_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test reads (or writes) the user's learned release data: each session gets an empty
+    data folder, which subprocesses inherit; tests that learn set their own."""
+    before = os.environ.get("PTENV_DATA_DIR")
+    os.environ["PTENV_DATA_DIR"] = str(tmp_path_factory.mktemp("ptenv-data"))
+    yield
+    if before is None:
+        os.environ.pop("PTENV_DATA_DIR", None)
+    else:
+        os.environ["PTENV_DATA_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def data() -> releases.ReleaseData:
-    return releases.load()
+    return releases.built_in()
 
 
 def make_machine(**changes: object) -> Machine:

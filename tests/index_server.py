@@ -73,6 +73,7 @@ class Index:
     requests: list[str] = field(default_factory=list)
     broken_hashes: set[str] = field(default_factory=set)  # filenames announced with a bad hash
     served: list[str] = field(default_factory=list)  # wheel files downloaded (GET, whole)
+    started: list[str] = field(default_factory=list)  # wheel downloads begun (GET)
     delay_s: float = 0.0  # wait before sending a wheel (to interrupt an install midway)
     link_base: str | None = None  # page links point here instead of this server (a mirror
     #                               whose pages link back upstream)
@@ -130,6 +131,7 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - smal
                 return self._range(file, *wanted)
             if getattr(self, "_head_only", False):
                 return self._send(200, "application/octet-stream", b"", size=file.stat().st_size)
+            index.started.append(file.name)
             time.sleep(index.delay_s)
             if index.drip_wheels:
                 index.served.append(file.name)

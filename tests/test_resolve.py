@@ -3,6 +3,8 @@ generated from the release data."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from packaging.version import Version
 
@@ -67,13 +69,13 @@ def test_blackwell_on_r575_pinned_to_2_14_has_no_build(data: ReleaseData) -> Non
         resolve(target(data, gpu="12.0", driver="575.57.08"), Request(torch="2.14"), data)
     assert "sm_120" in caught.value.message
     assert "driver to >= 580" in caught.value.hint
-    assert "pin torch <= 2.11.0" in caught.value.hint
+    assert "pin torch <= 2.13.0" in caught.value.hint  # 2.13.0 + cu129 has sm_120 (§13.1)
     assert "--cuda cpu" in caught.value.hint
 
 
-def test_blackwell_on_r575_unpinned_gets_2_11_cu128(data: ReleaseData) -> None:
+def test_blackwell_on_r575_unpinned_gets_2_13_cu129(data: ReleaseData) -> None:
     plan = resolve(target(data, gpu="12.0", driver="575.57.08"), Request(), data)
-    assert (plan.torch, plan.variant.tag) == ("2.11.0", "cu128")
+    assert (plan.torch, plan.variant.tag) == ("2.13.0", "cu129")
 
 
 def test_mixed_gpus_need_a_variant_covering_all(data: ReleaseData) -> None:
@@ -94,8 +96,10 @@ def test_python_3_10_excludes_2_15(data: ReleaseData) -> None:
 
 
 def test_free_threaded_python(data: ReleaseData) -> None:
-    assert resolve(target(data, gpu="none", python="3.13t"), Request(), data).torch == "2.11.0"
-    assert resolve(target(data, gpu="none", python="3.14t"), Request(), data).torch == "2.14.1"
+    """PyPI wheel tags (§13.3): 2.12.0 still has cp313t, 2.12.1 not; 2.15.0 has 3.14t/3.15t."""
+    assert resolve(target(data, gpu="none", python="3.13t"), Request(), data).torch == "2.12.0"
+    assert resolve(target(data, gpu="none", python="3.14t"), Request(), data).torch == "2.15.0"
+    assert resolve(target(data, gpu="none", python="3.15t"), Request(), data).torch == "2.15.0"
 
 
 def test_macos_arm64_default_build_without_local_tag(data: ReleaseData) -> None:
@@ -268,3 +272,115 @@ def test_every_release_resolves_cpu_on_every_platform_it_publishes(data: Release
             assert plan.torch == str(release.latest)
             assert plan.variant.tag == "cpu" and "cpu" in tags
             assert Version(plan.torch) in release.patches
+
+
+# --- the facts of pytorch-compat.md §13, each with its source ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "request_", "torch", "variant"),
+    [
+        # §13.1: cu129 of 2.11-2.13 has sm_120 and loads on R570 (minor-version compatibility);
+        # pytorch/pytorch#188443, test-infra#8164 / #8215, NVIDIA's MVC table
+        ({"gpu": "12.0", "driver": "570.86.10"}, Request(), "2.13.0", "cu129"),
+        ({"gpu": "12.0", "driver": "570.86.10"}, Request(torch="2.12"), "2.12.1", "cu129"),
+        # §13.1: Grace Hopper on 2.6 (pytorch/pytorch#140844) and 2.7 (#146378)
+        (
+            {"gpu": "9.0", "driver": "560.35.03", "arch": "aarch64"},
+            Request(torch="2.6"),
+            "2.6.0",
+            "cu126",
+        ),
+        (
+            {"gpu": "9.0", "driver": "570.86.10", "arch": "aarch64"},
+            Request(torch="2.7"),
+            "2.7.1",
+            "cu128",
+        ),
+        # §13.3: 2.15.0 publishes cp315 on Windows and macOS too (PyPI wheel tags)
+        ({"gpu": "none", "os": "windows", "python": "3.15"}, Request(), "2.15.0", "cpu"),
+        (
+            {"gpu": "none", "os": "macos", "arch": "arm64", "python": "3.15t"},
+            Request(),
+            "2.15.0",
+            "cpu",
+        ),
+        # §13.3: aarch64 cp313 wheels start at 2.6.0 (x86_64's at 2.5.0)
+        ({"gpu": "none", "arch": "aarch64", "python": "3.13"}, Request(torch="2.5"), None, None),
+        ({"gpu": "none", "python": "3.13"}, Request(torch="2.5"), "2.5.1", "cpu"),
+    ],
+    ids=[
+        "rtx5090-r570",
+        "rtx5090-r570-torch2.12",
+        "gh200-torch2.6",
+        "gh200-torch2.7",
+        "windows-py3.15",
+        "macos-py3.15t",
+        "aarch64-py3.13-torch2.5",
+        "x86-py3.13-torch2.5",
+    ],
+)
+def test_the_second_pass_facts(
+    data: ReleaseData,
+    overrides: dict[str, str],
+    request_: Request,
+    torch: str | None,
+    variant: str | None,
+) -> None:
+    machine = target(data, **{"python": "3.12", **overrides})
+    if torch is None:
+        with pytest.raises(NoCompatibleBuild):
+            resolve(machine, request_, data)
+        return
+    plan = resolve(machine, request_, data)
+    assert (plan.torch, plan.variant.tag) == (torch, variant)
+
+
+def test_aarch64_2_6_needs_glibc_2_28_for_every_build(data: ReleaseData) -> None:
+    """§13.3: manylinux2014_aarch64 wheels end at 2.5.1; 2.6.0 is manylinux_2_28_aarch64."""
+    machine = target(data, gpu="none", arch="aarch64", python="3.12")
+    old_glibc = replace(machine, os=replace(machine.os, libc_version="2.26"))
+    with pytest.raises(NoCompatibleBuild, match="glibc"):
+        resolve(old_glibc, Request(torch="2.6", cuda="cpu"), data)
+    assert data.release("2.6").glibc_floor("linux-aarch64", "cpu") == "2.28"
+    assert data.release("2.6").glibc_floor("linux-x86_64", "cpu") == "2.17"
+
+
+@pytest.mark.parametrize(
+    ("torch", "variant", "sass"),
+    [
+        ("2.7.1", "cu126", ("5.0", "6.0", "7.0", "7.5", "8.0", "8.6", "9.0")),
+        ("2.8.0", "cu128", ("7.0", "7.5", "8.0", "8.6", "9.0", "10.0", "12.0")),
+        ("2.14.1", "cu130", ("7.5", "8.0", "8.6", "9.0", "10.0", "12.0")),
+        ("2.15.0", "cu132", ("7.5", "8.0", "8.6", "9.0", "10.0", "12.0")),
+    ],
+)
+def test_the_pypi_builds_are_builds_of_their_own_without_ptx(
+    data: ReleaseData, torch: str, variant: str, sass: tuple[str, ...]
+) -> None:
+    """§13.2, measured on PyPI's Linux x86_64 wheels (CUDAConfig.h, cuobjdump)."""
+    rule = data.arches(variant, "linux-x86_64", Version(torch), pypi=True)
+    assert rule is not None and rule.pypi and rule.ptx == ()
+    assert tuple(str(cc) for cc in rule.sass) == sass
+    assert data.release(torch.rsplit(".", 1)[0]).pypi_variant("linux-x86_64").tag == variant
+
+
+def test_a_pypi_build_without_a_measured_list_takes_the_index_list_without_ptx(
+    data: ReleaseData,
+) -> None:
+    index = data.arches("cu130", "linux-x86_64", Version("2.12.1"))
+    pypi = data.arches("cu130", "linux-x86_64", Version("2.12.1"), pypi=True)
+    assert index is not None and index.ptx and pypi is not None
+    assert pypi.sass == index.sass and pypi.ptx == ()
+
+
+def test_python_sets_can_differ_between_patches_of_one_minor(data: ReleaseData) -> None:
+    release = data.release("2.12")
+    assert "3.13t" in release.pythons("linux-x86_64", Version("2.12.0"))
+    assert "3.13t" not in release.pythons("linux-x86_64", Version("2.12.1"))
+
+
+def test_the_toolkit_patch_levels_of_the_pypi_builds(data: ReleaseData) -> None:
+    """§13.2: cuda-toolkit==13.0.3 in 2.14.1's METADATA, ==13.2.2 in 2.15.0's."""
+    assert data.release("2.14").toolkit[Version("2.14.1")] == "13.0.3"
+    assert data.release("2.15").toolkit[Version("2.15.0")] == "13.2.2"

@@ -853,7 +853,8 @@ def install(
 
 
 data_app = typer.Typer(
-    help="Where ptenv's release knowledge comes from: read a wheel for its facts.",
+    help="Where ptenv's release knowledge comes from: read a wheel, learn new releases from "
+    "an index, show what is known and how old it is.",
     no_args_is_help=True,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -896,6 +897,61 @@ def data_inspect(
         return int(ExitCode.OK)
 
     _guarded("ptenv.wheel/1", as_json, body, verbose)
+
+
+@data_app.command("refresh")
+def data_refresh(
+    index_base: Annotated[
+        str,
+        typer.Option(
+            "--index-base",
+            metavar="URL",
+            help="The index to learn from: the folder holding cpu/, cu126/, ... "
+            "(default: the official PyTorch index).",
+        ),
+    ] = DEFAULT_INDEX_BASE,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            metavar="TAG",
+            help="Also read this variant folder (a new one, e.g. cu134); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Learn releases the built-in data lacks from an index, into the user's overlay.
+
+    Reads the torch page of each variant folder, and one wheel per new (release, variant,
+    platform) by range requests for its GPU architectures. The overlay is learned.toml in
+    PTENV_DATA_DIR (else ~/.local/share/ptenv); plan, install, matrix and doctor use it, and
+    a decision resting on it says so. Exit status: 0 done, 2 bad usage, 7 index unreadable.
+    """
+
+    def body() -> int:
+        from ptenv import report, workflows
+
+        result = workflows.refresh_data(index_base, dict(os.environ), variants=variant or ())
+        report.render_refresh(result.path, result.overlay, result.learned)
+        return int(ExitCode.OK)
+
+    _guarded("ptenv.data/1", False, body, verbose)
+
+
+@data_app.command("show")
+def data_show(verbose: VerboseOption = False) -> None:
+    """The built-in release data and the learned overlay: what they hold, how old they are."""
+
+    def body() -> int:
+        import datetime
+
+        from ptenv import report, workflows
+
+        report.render_data_summary(workflows.data_summary(dict(os.environ), datetime.date.today()))
+        return int(ExitCode.OK)
+
+    _guarded("ptenv.data/1", False, body, verbose)
 
 
 def main() -> None:

@@ -43,7 +43,9 @@ from ptenv.schema import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ptenv.install.learn import Learned
     from ptenv.install.workflow import Environment
+    from ptenv.releases.learned import DataSummary, Overlay
     from ptenv.releases.matrix import Cell, Row
     from ptenv.releases.wheelinfo import WheelFacts
 
@@ -862,8 +864,12 @@ def _source(result: Environment) -> str:
 def render_install(result: Environment) -> None:
     from ptenv.install.workflow import InstallAction
 
-    out = console()
     plan = result.plan
+    if result.action is InstallAction.ALREADY_INSTALLED and not sys.stdout.isatty():
+        # one plain line: off a terminal the no-op does not load Rich (about 40 ms)
+        sys.stdout.write(f"Already installed: {_pins(plan)} in {result.venv} — nothing to do.\n")
+        return
+    out = console()
     if result.action is InstallAction.ALREADY_INSTALLED:
         out.print(
             f"[green]Already installed:[/green] {_pins(plan)} in {esc(result.venv)} — "
@@ -972,3 +978,55 @@ def render_wheel(facts: WheelFacts) -> None:
         f"[dim]read {_decimal_size(facts.fetched)} of {_decimal_size(facts.size)} "
         f"({share:.2%})[/dim]"
     )
+
+
+def render_refresh(path: Path, overlay: Overlay, learned: Learned) -> None:
+    out = console()
+    out.soft_wrap = True  # paths and URLs stay whole
+    out.print(
+        f"Read {learned.wheels_seen} torch wheel{'s' if learned.wheels_seen != 1 else ''} on "
+        f"{esc(overlay.source)}; "
+        f"{_decimal_size(learned.bytes_read)} of wheels read for their architectures."
+    )
+    if not learned.patches and not learned.arches:
+        out.print("Nothing new: the built-in data already has every release found.")
+    for patch in learned.patches:
+        variants = sorted({v for tags in patch.variants.values() for v in tags})
+        platforms = ", ".join(patch.variants)
+        out.print(f"[bold]new[/bold] torch {patch.version}: {', '.join(variants)} ({platforms})")
+    for arch in learned.arches:
+        codes = ", ".join(f"sm_{cc.replace('.', '')}" for cc in arch.sass)
+        ptx = f" + PTX {', '.join(arch.ptx)}" if arch.ptx else ", no PTX"
+        out.print(f"  {arch.torch} {arch.variant} {arch.platform}: {codes}{ptx}")
+    for note in learned.notes:
+        out.print(f"[yellow]note[/yellow]: {esc(note)}", soft_wrap=True)
+    out.print(f"[dim]learned data: {esc(path)}[/dim]")
+
+
+def render_data_summary(summary: DataSummary) -> None:
+    out = console()
+    out.soft_wrap = True  # paths and URLs stay whole
+    data = summary.built_in
+    out.print(
+        f"built-in: torch {data.releases[0].minor} to {data.newest.latest} "
+        f"({len(data.releases)} releases, {len(data.arch_rules)} architecture lists), "
+        f"checked against its sources on {summary.built_in_date}"
+    )
+    overlay = summary.overlay
+    if summary.problem:
+        out.print(
+            f"[yellow]learned[/yellow]: {esc(summary.path)} is ignored: {esc(summary.problem)}"
+        )
+    elif overlay is None:
+        out.print(f"learned: none yet ({esc(summary.path)}; `ptenv data refresh` makes it)")
+    else:
+        out.print(
+            f"learned: {len(overlay.patches)} patches, {len(overlay.arches)} architecture lists "
+            f"from {esc(overlay.source)}, refreshed {overlay.refreshed} ({esc(summary.path)})"
+        )
+        for patch in overlay.patches:
+            out.print(f"  torch {patch.version}: {esc(patch.provenance.text)}", soft_wrap=True)
+        for note in overlay.notes:
+            out.print(f"  [yellow]note[/yellow]: {esc(note)}", soft_wrap=True)
+    if summary.stale:
+        out.print("[yellow]The data is over 60 days old: `ptenv data refresh`.[/yellow]")

@@ -94,6 +94,7 @@ def resolve(machine: Machine, request: Request, data: ReleaseData) -> Plan:
             machine, candidates, spec is not None, data, reasons, warnings
         )
     packages = _pins(machine, release, patch, variant, request.with_packages, reasons, warnings)
+    reasons += _learned_facts(release, patch, variant, platform, data)
     return Plan(
         torch=str(patch),
         variant=variant,
@@ -104,6 +105,21 @@ def resolve(machine: Machine, request: Request, data: ReleaseData) -> Plan:
         reasons=tuple(reasons),
         warnings=tuple(warnings),
     )
+
+
+def _learned_facts(
+    release: Release, patch: Version, variant: Variant, platform: str, data: ReleaseData
+) -> list[str]:
+    """Where the decision rests on the user's overlay rather than the built-in data."""
+    said = []
+    if patch in release.learned_patches:
+        said.append(
+            f"torch {patch} is not in ptenv's built-in data: {release.learned_patches[patch]}."
+        )
+    rule = data.arches(variant.tag, platform, patch) if variant.kind is VariantKind.CUDA else None
+    if rule is not None and rule.learned:
+        said.append(f"The architecture list of torch {patch} {variant} was {rule.learned}.")
+    return said
 
 
 # --- step 1: candidates --------------------------------------------------------------------
@@ -133,14 +149,26 @@ def _candidates(
             hint=f"Use a Python between {oldest} and {newest}.",
         )
     fitting = []
+    glibc_floors: list[str] = []
     for release, patch in wanted:
         if platform not in release.variants:
             continue
-        if python not in release.pythons(platform):
+        if python not in release.pythons(platform, patch):
             continue
         if _below_macos_floor(machine, release):
             continue
+        floor = _glibc_blocks(machine, release, Variant.parse("cpu"))
+        if floor:  # not even its CPU build loads on this host's glibc
+            glibc_floors.append(floor)
+            continue
         fitting.append((release, patch))
+    if not fitting and glibc_floors:
+        raise NoCompatibleBuild(
+            f"torch {spec or 'of any version'} for {platform} needs glibc >= "
+            f"{min(glibc_floors, key=Version)}; this host has glibc {machine.os.libc_version}.",
+            hint="Pin an older torch (`ptenv matrix` lists the floors), or use a newer "
+            "distribution.",
+        )
     if not fitting:
         raise _no_release_fits(spec, python, platform, data)
     newest_release = fitting[0][0]
@@ -172,7 +200,7 @@ def _glibc_blocks(machine: Machine, release: Release, variant: Variant) -> str |
     """The glibc floor that this host fails for (release, variant), or None."""
     if machine.os.system != "linux" or "os" in machine.overridden:
         return None
-    floor = release.glibc_by_variant.get(variant.tag, release.glibc)
+    floor = release.glibc_floor(machine.platform, variant.tag)
     if not floor or machine.os.libc_name != "glibc" or not machine.os.libc_version:
         return None
     return floor if Version(machine.os.libc_version) < Version(floor) else None
@@ -195,9 +223,16 @@ def _driver_cuda(machine: Machine, data: ReleaseData) -> Version | None:
 
 
 def judge(
-    machine: Machine, release: Release, patch: Version, variant: Variant, data: ReleaseData
+    machine: Machine,
+    release: Release,
+    patch: Version,
+    variant: Variant,
+    data: ReleaseData,
+    *,
+    pypi: bool = False,
 ) -> Verdict:
-    """Step 2: can this CUDA variant of this patch run on every visible GPU of the machine?"""
+    """Step 2: can this CUDA variant of this patch run on every visible GPU of the machine?
+    (pypi: PyPI's own wheel of that patch, whose architecture list is its own.)"""
     facts = data.cuda_variants[variant.tag]
     driver = _driver(machine)
     notes: list[str] = []
@@ -207,7 +242,7 @@ def judge(
             variant, f"needs glibc >= {glibc} (this host has {machine.os.libc_version})"
         )
     old_driver = _below_driver_floor(driver, facts, variant, machine.os.system, notes)
-    rule = data.arches(variant.tag, machine.platform, patch)
+    rule = data.arches(variant.tag, machine.platform, patch, pypi=pypi)
     if rule is None:
         return _unusable(
             variant, "its GPU architecture list is unknown (UNVERIFIED in the release data)"

@@ -6,24 +6,31 @@ Each probes the machine at most once and hands the Machine down.
 
 from __future__ import annotations
 
+import datetime
 import urllib.parse
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ptenv import diagnose, redact, releases
+from packaging.version import Version
+
+from ptenv import redact, releases
 from ptenv.context import Context
 from ptenv.errors import ExitCode, SourceUnreadable, UsageError
 from ptenv.install import lock as lockfile
 from ptenv.models import CheckReport, Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.venv import default_venv, is_own_environment, probe_venv, validate_venv
+from ptenv.releases.learned import Overlay
 from ptenv.resolve import resolve
 
 if TYPE_CHECKING:
     from ptenv.check import CheckOptions
+    from ptenv.install.learn import Learned
     from ptenv.install.sources import SourceOptions
     from ptenv.install.workflow import Environment, InstallOptions
+    from ptenv.releases.learned import DataSummary, Overlay
     from ptenv.releases.wheelinfo import WheelFacts
 
 # The install workflow, check and index (urllib, http.client) are imported where they are
@@ -63,6 +70,8 @@ def doctor(
         )
     changes = _lock_drift(venv_path, machine)
     own = venv_path is not None and is_own_environment(venv_path)
+    from ptenv import diagnose
+
     findings = diagnose.diagnose(machine, venv_info, data, changes, own_venv=own)
     return DoctorResult(machine, venv_info, tuple(findings))
 
@@ -119,7 +128,37 @@ def plan(
         from ptenv.install.index import verify_plan
 
         chosen = verify_plan(chosen, machine, data.newest.latest)
+    stale = _stale_data_note(context.env, datetime.date.today())
+    if stale:
+        chosen = replace(chosen, warnings=(*chosen.warnings, stale))
     return PlanResult(machine, chosen)
+
+
+def _stale_data_note(env: Mapping[str, str], today: datetime.date) -> str | None:
+    """Once (a marker in the data folder remembers it), when the release data is over 60 days
+    old and no refresh happened since: PyTorch may have shipped a release ptenv does not know."""
+    from ptenv.releases import learned as overlay_file
+
+    folder = overlay_file.data_dir(env)
+    try:
+        overlay = overlay_file.read(folder / overlay_file.FILENAME)
+    except overlay_file.OverlayUnreadable:
+        overlay = None
+    if not overlay_file.is_stale(overlay, today):
+        return None
+    since = overlay.refreshed[:10] if overlay else str(overlay_file.BUILT_IN_DATE)
+    marker = folder / "stale-noted"
+    try:
+        if marker.is_file() and marker.read_text(encoding="utf-8").strip() == since:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(since + "\n", encoding="utf-8")
+    except OSError:
+        pass  # a read-only home: say it every time rather than never
+    return (
+        f"ptenv's release data dates from {since}, over 60 days ago: a newer torch may exist. "
+        "`ptenv data refresh` learns it from the index (or update ptenv)."
+    )
 
 
 def _python_of(venv: Path) -> str:
@@ -170,6 +209,8 @@ def check(options: CheckOptions, context: Context, machine: Machine | None = Non
 
     report = run_check(python, venv_path.absolute(), options, on_stage=context.progress)
     imported = next((s.detail for s in report.stages if s.name == "import"), {})
+    from ptenv import diagnose
+
     extra = diagnose.check_findings(imported)
     if extra:
         found = replace(found, findings=(*extra, *found.findings))
@@ -270,3 +311,82 @@ def _inspect_downloaded(url: str) -> WheelFacts:
             _http.download(url, target)
         facts = wheelinfo.inspect_wheel(str(path))
     return replace(facts, fetched=facts.size)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    path: Path
+    overlay: Overlay
+    learned: Learned
+
+
+def refresh_data(
+    index_base: str, env: Mapping[str, str], *, variants: Sequence[str] = ()
+) -> RefreshResult:
+    """`ptenv data refresh`: read the index's torch pages, learn what the data lacks, and
+    write the user's overlay (previous learned facts kept unless read again)."""
+    from ptenv.errors import InstallFailed
+    from ptenv.install import index, learn
+    from ptenv.releases import learned as overlay_file
+
+    index.check_url(index_base)
+    data = releases.built_in()
+    known = {tag for r in data.releases for tags in r.variants.values() for tag in tags}
+    candidates = sorted(known | set(data.cuda_variants) | set(variants))
+    try:
+        seen = learn.scan(index_base, candidates)
+    except InstallFailed as error:
+        raise SourceUnreadable(error.message, error.hint) from None
+    if not seen:
+        raise SourceUnreadable(
+            f"{redact.url(index_base)} has no torch wheels in any variant folder ptenv knows "
+            f"({candidates[0]} ... {candidates[-1]}).",
+            hint="Give the index's base URL, the folder that holds cpu/, cu126/, ... "
+            "(--index-base); a new variant's folder can be named with --variant.",
+        )
+    now = datetime.datetime.now(datetime.timezone.utc)
+    found = learn.learn(index_base, data, seen, now.date().isoformat())
+    path = overlay_file.data_dir(env) / overlay_file.FILENAME
+    try:
+        previous = overlay_file.read(path)
+    except overlay_file.OverlayUnreadable:
+        previous = None  # replaced by this refresh
+    patches = {p.version: p for p in (previous.patches if previous else ())}
+    patches.update({p.version: p for p in found.patches})
+    arches = {(a.variant, a.platform, a.torch): a for a in (previous.arches if previous else ())}
+    arches.update({(a.variant, a.platform, a.torch): a for a in found.arches})
+    overlay = Overlay(
+        refreshed=now.isoformat(timespec="seconds"),
+        source=redact.url(index_base),
+        patches=tuple(sorted(patches.values(), key=lambda p: Version(p.version))),
+        arches=tuple(arches.values()),
+        notes=tuple(found.notes),
+    )
+    try:
+        overlay_file.write(path, overlay)
+    except OSError as error:
+        raise UsageError(
+            f"Cannot write the learned data to {path}: {error.strerror}.",
+            hint="Point PTENV_DATA_DIR at a folder you can write.",
+        ) from None
+    return RefreshResult(path=path, overlay=overlay, learned=found)
+
+
+def data_summary(env: Mapping[str, str], today: datetime.date) -> DataSummary:
+    """`ptenv data show`: the built-in data, the overlay, their ages."""
+    from ptenv.releases import learned as overlay_file
+
+    path = overlay_file.data_dir(env) / overlay_file.FILENAME
+    problem = None
+    try:
+        overlay = overlay_file.read(path)
+    except overlay_file.OverlayUnreadable as error:
+        overlay, problem = None, str(error)
+    return overlay_file.DataSummary(
+        built_in=releases.built_in(),
+        built_in_date=overlay_file.BUILT_IN_DATE,
+        path=path,
+        overlay=overlay,
+        problem=problem,
+        stale=overlay_file.is_stale(overlay, today),
+    )

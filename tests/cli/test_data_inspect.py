@@ -1,16 +1,13 @@
 """`ptenv data inspect`: a torch wheel's facts from a few range requests on 127.0.0.1.
 
-The synthetic wheel takes the real one's shape: its member paths, version.py and the
-CUDAConfig.h line as read from PyPI's torch 2.7.1 (cu126) wheel by hand this session
-(`NVCC_FLAGS_EXTRA "-gencode;arch=compute_50,code=sm_50;..."`), and a 200 MB incompressible
-library, so that reading "under 2 %" means something.
+The synthetic wheel takes the real one's shape (tests/wheel_shapes.py) with a 200 MB
+incompressible library, so that reading "under 2 %" means something.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from typer.testing import CliRunner
 
 from ptenv.cli import app
 from tests.index_server import Index, serve
+from tests.wheel_shapes import torch_wheel
 
 runner = CliRunner()
 FILENAME = "torch-2.15.0-cp312-cp312-manylinux_2_28_x86_64.whl"  # PyPI's: no local tag
@@ -32,33 +30,16 @@ REQUIRES = (
 
 
 def _torch_wheel(folder: Path, library_bytes: int = 200 * 2**20) -> Path:
-    path = folder / FILENAME
-    gencode = ";".join(f"-gencode;arch=compute_{a},code=sm_{a}" for a in ARCHES)
-    version_py = (
-        "from typing import Optional\n\n"
-        "__all__ = ['__version__', 'debug', 'cuda', 'git_version', 'hip', 'xpu']\n"
-        "__version__ = '2.15.0+cu132'\ndebug = False\ncuda: Optional[str] = '13.2'\n"
-        "git_version = '0123abc'\nhip: Optional[str] = None\nxpu: Optional[str] = None\n"
+    return torch_wheel(
+        folder,
+        FILENAME,
+        build_version="2.15.0+cu132",
+        cuda="13.2",
+        sass=tuple(a.replace(".", "") for a in ARCHES),
+        requires=REQUIRES,
+        library_bytes=library_bytes,
+        headers=3000,
     )
-    metadata = "\n".join(
-        ["Metadata-Version: 2.4", "Name: torch", "Version: 2.15.0", "Requires-Python: >=3.11"]
-        + [f"Requires-Dist: {line}" for line in REQUIRES]
-    )
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            zipfile.ZipInfo("torch/lib/libtorch_cuda.so"),
-            os.urandom(library_bytes),
-            compress_type=zipfile.ZIP_STORED,
-        )
-        for number in range(3000):
-            archive.writestr(f"torch/include/ATen/ops/op_{number:05d}.h", b"#pragma once\n")
-        archive.writestr("torch/version.py", version_py)
-        archive.writestr(
-            "torch/include/ATen/cuda/CUDAConfig.h", f'#define NVCC_FLAGS_EXTRA "{gencode}"\n'
-        )
-        archive.writestr("torch-2.15.0.dist-info/METADATA", metadata + "\n\nThe description.\n")
-        archive.writestr("torch-2.15.0.dist-info/WHEEL", "Wheel-Version: 1.0\n")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ def test_no_compatible_build_exits_3_with_json_error() -> None:
     assert result.exit_code == 3
     error = json.loads(result.stdout)["error"]
     assert error["code"] == "no-compatible-build"
-    assert "pin torch <= 2.11.0" in error["hint"]
+    assert "pin torch <= 2.13.0" in error["hint"]  # 2.13.0 + cu129 has sm_120 (§13.1)
 
 
 @pytest.mark.parametrize(

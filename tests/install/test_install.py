@@ -357,7 +357,7 @@ def test_install_stopped_midway(previous: Path, index: Index, how: signal.Signal
     no process of the run is left, the previous venv imports the same torch, the next run
     succeeds."""
     index.delay_s = 30.0
-    downloads_before = len(index.served)
+    downloads_before = len(index.started)
     marker = uuid.uuid4().hex
     argv = [
         sys.executable,
@@ -378,9 +378,9 @@ def test_install_stopped_midway(previous: Path, index: Index, how: signal.Signal
         env={**os.environ, "UV_CACHE_DIR": str(previous.parent / "c2"), "PTENV_TEST_RUN": marker},
     )
     deadline = time.monotonic() + 20
-    while len(index.served) == downloads_before and time.monotonic() < deadline:
+    while len(index.started) == downloads_before and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len(index.served) > downloads_before, "the install never reached the download"
+    assert len(index.started) > downloads_before, "the install never reached the download"
     assert _processes_of(marker), "the installer should be running now"
     child.send_signal(how)
     child.communicate(timeout=30)

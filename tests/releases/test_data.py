@@ -72,7 +72,9 @@ def test_unverified_marks_survive_into_the_data(data: ReleaseData) -> None:
     assert "floor" in data.cuda_variants["cu130"].unverified
     rule = data.arches("cu126", "linux-x86_64", Version("2.6.0"))
     assert rule is not None and rule.unverified
-    assert data.arches("cu129", "linux-x86_64", Version("2.13.0")) is None  # unknown
+    assert data.arches("cu129", "linux-aarch64", Version("2.11.0")) is None  # unknown
+    aarch64 = data.arches("cu129", "linux-aarch64", Version("2.13.0"))
+    assert aarch64 is not None and aarch64.unverified  # §13.1: "most likely" only
 
 
 def test_loading_is_cached(data: ReleaseData) -> None:

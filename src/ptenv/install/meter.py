@@ -15,10 +15,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from ptenv import _http
 from ptenv.context import Context
 from ptenv.models import Transfer
-from ptenv.releases import wheelfile
 
 _READERS = 8
 
@@ -46,6 +44,10 @@ class ExpectedBytes:
             return sum(self._sizes)
 
     def _read_some(self) -> None:
+        # Imported here: the network stack only for a live display (the no-op never pays).
+        from ptenv import _http  # noqa: PLC0415
+        from ptenv.releases import wheelfile  # noqa: PLC0415
+
         while True:
             with self._lock:
                 if self._failed or not self._queue:

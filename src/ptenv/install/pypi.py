@@ -34,8 +34,11 @@ def as_pypi_build(plan: Plan, machine: Machine, data: ReleaseData) -> Plan | Non
     if variant != plan.variant or _gpu_without_sass(plan, machine, data):
         return None
     pins = tuple(Pin(pin.name, Version(pin.version.public)) for pin in plan.packages)
+    release = data.release(f"{version.major}.{version.minor}")
+    toolkit = release.toolkit.get(version) if release is not None else None
+    built = f" (CUDA toolkit {toolkit})" if toolkit else ""
     note = (
-        f"PyPI's torch {version} is the {variant} build for {plan.platform}: its file name "
+        f"PyPI's torch {version} is the {variant} build{built} for {plan.platform}: its file name "
         "carries no local tag, so ptenv confirms the build from torch/version.py once it is "
         "installed."
     )
@@ -47,7 +50,7 @@ def as_pypi_build(plan: Plan, machine: Machine, data: ReleaseData) -> Plan | Non
 def _gpu_without_sass(plan: Plan, machine: Machine, data: ReleaseData) -> bool:
     if plan.variant.kind is not VariantKind.CUDA:
         return False
-    rule = data.arches(plan.variant.tag, plan.platform, Version(plan.torch))
+    rule = data.arches(plan.variant.tag, plan.platform, Version(plan.torch), pypi=True)
     if rule is None:
         return False  # unknown lists: the plan already warned about it
     cuda = Version(plan.variant.version) if plan.variant.version else None
@@ -110,7 +113,7 @@ def build_for_patch(
         ):
             return None
         gpus = machine.nvidia.visible_gpus
-        if gpus and not judge(machine, release, patch, variant, data).usable:
+        if gpus and not judge(machine, release, patch, variant, data, pypi=True).usable:
             return None
     elif variant != wanted:
         return None

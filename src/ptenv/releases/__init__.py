@@ -1,15 +1,18 @@
 """The release knowledge: typed views over the TOML data files beside this module.
 
-Loading parses three small TOML files once per process (a few milliseconds); nothing here
-touches the network or the clock.
+Loading parses three small TOML files once per process (a few milliseconds), plus the user's
+overlay of learned facts when there is one (see learned.py); nothing here touches the
+network or the clock.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -54,12 +57,17 @@ class Release:
     only_in_patches: dict[str, tuple[Version, ...]]
     glibc: str | None
     glibc_by_variant: dict[str, str]
+    glibc_by_platform: dict[str, str] = field(default_factory=dict)
     macos_arm64_min: str | None
     companions: dict[Version, Companions]
     source: str
     unverified: tuple[str, ...] = ()
     pypi: dict[str, str] = field(default_factory=dict)  # platform -> variant of PyPI's wheel
     pypi_source: str = ""
+    # A Python minor only some patches publish (2.12.0 has cp313t wheels, 2.12.1 none)
+    python_only_in_patches: dict[str, tuple[Version, ...]] = field(default_factory=dict)
+    toolkit: dict[Version, str] = field(default_factory=dict)  # patch -> CUDA toolkit on PyPI
+    learned_patches: dict[Version, str] = field(default_factory=dict)  # patch -> provenance
 
     @property
     def version(self) -> Version:
@@ -69,9 +77,21 @@ class Release:
     def latest(self) -> Version:
         return self.patches[-1]
 
-    def pythons(self, platform: str) -> tuple[str, ...]:
-        """Python minors (3.12, 3.14t) with wheels for this platform."""
-        return self.python + self.free_threaded + self.python_extra.get(platform, ())
+    def pythons(self, platform: str, patch: Version | None = None) -> tuple[str, ...]:
+        """Python minors (3.12, 3.14t) with wheels for this platform (in that patch, if given;
+        any patch of the release otherwise)."""
+        every = self.python + self.free_threaded + self.python_extra.get(platform, ())
+        if patch is None:
+            return every
+        only = self.python_only_in_patches
+        return tuple(py for py in every if py not in only or patch in only[py])
+
+    def glibc_floor(self, platform: str, variant: str) -> str | None:
+        return (
+            self.glibc_by_variant.get(variant)
+            or self.glibc_by_platform.get(platform)
+            or (self.glibc)
+        )
 
     def variants_for(self, platform: str, patch: Version) -> tuple[Variant, ...]:
         tags = self.variants.get(platform, ())
@@ -105,6 +125,8 @@ class ArchRule:
     source: str
     unverified: bool = False
     unverified_ptx: bool = False
+    pypi: bool = False  # the list of PyPI's own (untagged) wheel, not the index's
+    learned: str = ""  # provenance, for a list `ptenv data refresh` read off a wheel
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,12 +149,26 @@ class ReleaseData:
     def newest(self) -> Release:
         return self.releases[-1]
 
-    def arches(self, variant: str, platform: str, torch: Version) -> ArchRule | None:
-        """The architecture list compiled into (variant, platform, torch), or None if unknown."""
-        for rule in self.arch_rules:
-            if rule.variant == variant and platform in rule.platforms and torch in rule.torch:
-                return rule
-        return None
+    def arches(
+        self, variant: str, platform: str, torch: Version, *, pypi: bool = False
+    ) -> ArchRule | None:
+        """The architecture list compiled into (variant, platform, torch), or None if unknown.
+
+        pypi: PyPI's own wheel of that release. Its measured list where the data has one;
+        else the index build's, without PTX: no PyPI CUDA wheel carries any (§13.2)."""
+        matching = [
+            rule
+            for rule in self.arch_rules
+            if rule.variant == variant and platform in rule.platforms and torch in rule.torch
+        ]
+        if pypi:
+            own = next((rule for rule in matching if rule.pypi), None)
+            if own is not None:
+                return own
+        index = next((rule for rule in matching if not rule.pypi), None)
+        if pypi and index is not None:
+            return replace(index, ptx=(), unverified_ptx=False, pypi=True)
+        return index
 
     def cuda_for_driver(self, driver: DriverVersion) -> Version | None:
         """The newest CUDA a driver branch supports (R550 -> 12.4), or None below the table."""
@@ -177,6 +213,7 @@ def _release(raw: dict[str, Any]) -> Release:
         },
         glibc=raw.get("glibc"),
         glibc_by_variant=dict(raw.get("glibc_by_variant", {})),
+        glibc_by_platform=dict(raw.get("glibc_by_platform", {})),
         macos_arm64_min=raw.get("macos_arm64_min"),
         companions={
             Version(patch): Companions(
@@ -188,6 +225,11 @@ def _release(raw: dict[str, Any]) -> Release:
         unverified=_tuple(raw.get("unverified")),
         pypi={k: str(v) for k, v in raw.get("pypi", {}).items()},
         pypi_source=str(raw.get("pypi_source", "")),
+        python_only_in_patches={
+            k: tuple(Version(p) for p in v)
+            for k, v in raw.get("python_only_in_patches", {}).items()
+        },
+        toolkit={Version(k): str(v) for k, v in raw.get("toolkit", {}).items()},
     )
 
 
@@ -201,11 +243,36 @@ def _arch_rule(raw: dict[str, Any]) -> ArchRule:
         source=raw["source"],
         unverified=bool(raw.get("unverified", False)),
         unverified_ptx=bool(raw.get("unverified_ptx", False)),
+        pypi=bool(raw.get("pypi", False)),
     )
 
 
-@cache
 def load() -> ReleaseData:
+    """The built-in data plus the user's overlay (PTENV_DATA_DIR/learned.toml) when there is a
+    readable one; a broken overlay is ignored here (`ptenv data show` names it)."""
+    from ptenv.releases import learned  # noqa: PLC0415 - learned.py imports this module
+
+    path = learned.data_dir(os.environ) / learned.FILENAME
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return built_in()
+    return _with_overlay(str(path), stamp)
+
+
+@cache
+def _with_overlay(path: str, _stamp: int) -> ReleaseData:
+    from ptenv.releases import learned  # noqa: PLC0415 - learned.py imports this module
+
+    try:
+        overlay = learned.read(Path(path))
+    except learned.OverlayUnreadable:
+        return built_in()
+    return learned.merge(built_in(), overlay) if overlay is not None else built_in()
+
+
+@cache
+def built_in() -> ReleaseData:
     """Parse the data files once per process."""
     sources = _read("sources.toml")["sources"]
     torch = _read("torch.toml")

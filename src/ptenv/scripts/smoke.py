@@ -204,11 +204,25 @@ def stage_import(state: dict[str, Any]) -> dict[str, Any]:
         "file": torch.__file__,
         "cuda": torch.version.cuda,
         "hip": getattr(torch.version, "hip", None),
-        "arch_list": torch.cuda.get_arch_list() if cuda_built else [],
+        "arch_list": _arch_list(torch) if cuda_built else [],
         "cuda_libraries": libraries,
         "libraries_outside_venv": foreign,
         "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
     }
+
+
+def _arch_list(torch: Any) -> list[str]:
+    """The build's architectures. get_arch_list() is [] without a GPU in 2.7 and 2.8
+    (pytorch-compat.md §13.2); the flags it reads are there all the same."""
+    listed = list(torch.cuda.get_arch_list())
+    if listed:
+        return listed
+    flags = getattr(torch._C, "_cuda_getArchFlags", None)
+    try:
+        text = flags() if flags is not None else None
+    except Exception:  # an old or odd build: no list rather than a failed stage
+        return []
+    return str(text).split() if text else []
 
 
 def _sm_covered(capability: tuple[int, int], arch_list: list[str]) -> bool:
@@ -252,7 +266,7 @@ def stage_device(state: dict[str, Any], requested: str) -> dict[str, Any]:
         index = torch.cuda.current_device()
         props = torch.cuda.get_device_properties(index)
         capability = (props.major, props.minor)
-        arch_list = torch.cuda.get_arch_list()
+        arch_list = _arch_list(torch)
         detail.update(
             name=props.name,
             capability=f"{props.major}.{props.minor}",
