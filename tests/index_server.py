@@ -80,6 +80,7 @@ class Index:
     auth: str | None = None  # "user:password" required (HTTP basic), else 401
     unavailable: int = 0  # answer this many requests with 503 before serving
     drip_wheels: bool = False  # send a wheel's headers and 10 bytes, then nothing
+    drip_pages_s: float = 0.0  # send pages a byte at a time, this long apart
     redirect_pages: str | None = None  # answer every page with a 302 to this base URL
     seen_auth: list[str] = field(default_factory=list)  # Authorization headers received
     ranges: bool = True  # answer Range requests with 206 (else the whole file, as some do)
@@ -197,8 +198,15 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - smal
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body) if size is None else size))
             self.end_headers()
-            if not getattr(self, "_head_only", False):
-                self.wfile.write(body)
+            if getattr(self, "_head_only", False):
+                return
+            if index.drip_pages_s and kind.startswith(("text/", "application/vnd.pypi")):
+                for at in range(len(body)):  # alive, but never done in time
+                    self.wfile.write(body[at : at + 1])
+                    self.wfile.flush()
+                    time.sleep(index.drip_pages_s)
+                return
+            self.wfile.write(body)
 
     return Handler
 

@@ -38,6 +38,8 @@ from ptenv import __version__, redact
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 30.0  # no byte for this long ends a read
+DEADLINE_S = 120.0  # a page or range read finishes within this, however slowly it drips
+MAX_BODY = 64 * 2**20  # a simple-index page of every torch wheel is ~2 MB; a zip directory less
 RETRIES = 3
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER_S = 10.0
@@ -77,6 +79,7 @@ class Network:
     read_timeout: float = READ_TIMEOUT_S
     retries: int = RETRIES
     backoff_s: float = 0.5
+    deadline: float = DEADLINE_S
 
     @classmethod
     def from_env(
@@ -106,6 +109,7 @@ class Network:
             connect_timeout=_seconds(env, "PTENV_HTTP_CONNECT_TIMEOUT", CONNECT_TIMEOUT_S),
             read_timeout=_seconds(env, "PTENV_HTTP_TIMEOUT", READ_TIMEOUT_S),
             retries=int(_seconds(env, "PTENV_HTTP_RETRIES", RETRIES)),
+            deadline=_seconds(env, "PTENV_HTTP_DEADLINE", DEADLINE_S),
         )
 
 
@@ -317,10 +321,10 @@ def _once(
         with _opener(url, network).open(request) as response:
             if "Range" in headers and response.status != 206:
                 return response.status, response.headers, b""  # the whole file: never read it
-            if sink is not None:
+            if sink is not None:  # a whole wheel: as long as bytes keep coming (read timeout)
                 shutil.copyfileobj(response, sink, 2**20)
                 return response.status, response.headers, b""
-            return response.status, response.headers, response.read()
+            return response.status, response.headers, _bounded_body(url, response, network)
     except urllib.error.HTTPError as error:
         status = error.code
         if status in _REDIRECT_STATUSES:
@@ -340,6 +344,24 @@ def _once(
         else:
             failure = HttpError(url, None, str(reason))
         raise _Transient(failure) from None
+
+
+def _bounded_body(url: str, response: Any, network: Network) -> bytes:
+    """The body, within the overall deadline and size cap: a server dripping a byte a second
+    never holds ptenv for more than `deadline` seconds (the read timeout alone would)."""
+    ends = time.monotonic() + network.deadline
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = response.read1(65536) if hasattr(response, "read1") else response.read(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HttpError(url, None, f"its answer is larger than {MAX_BODY // 2**20} MB")
+        if time.monotonic() > ends:  # not retried: a drip feed would only drip again
+            raise HttpError(url, None, f"its answer took longer than {network.deadline:g} s")
+        chunks.append(chunk)
 
 
 _CERT_HINT = (

@@ -764,6 +764,14 @@ def install(
         bool,
         typer.Option("--upgrade", "-U", help="Resolve afresh even where the venv's own lock fits."),
     ] = False,
+    reinstall: Annotated[
+        bool,
+        typer.Option(
+            "--reinstall",
+            help="Write torch's files afresh even where the planned build is installed "
+            "(a damaged install is repaired without it).",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan and read the source; change nothing.")
     ] = False,
@@ -819,6 +827,7 @@ def install(
             ),
             stall_timeout=stall_timeout,
             upgrade=upgrade,
+            reinstall=reinstall,
         )
 
         def confirm(question: str) -> bool:

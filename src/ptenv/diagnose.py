@@ -32,6 +32,24 @@ class Rule:
 
 
 CATALOG: dict[str, Rule] = {
+    "amd-kfd-no-access": Rule(
+        Severity.ERROR,
+        "AMD GPU present, but this user cannot open /dev/kfd",
+        "Add yourself to the render and video groups (`sudo usermod -aG render,video $USER`), "
+        "then log in again; in a container, pass --device /dev/kfd --device /dev/dri.",
+    ),
+    "amd-gpu-without-kfd": Rule(
+        Severity.ERROR,
+        "AMD GPU present, but no ROCm kernel interface (KFD)",
+        "Load the amdgpu driver with KFD (a recent kernel or AMD's amdgpu-dkms); until then "
+        "only the CPU build runs (--cuda cpu).",
+    ),
+    "torch-damaged": Rule(
+        Severity.ERROR,
+        "torch's files do not match its RECORD",
+        "Reinstall it: `ptenv install --venv VENV` repairs a damaged install of the planned "
+        "build (`--reinstall` forces it).",
+    ),
     "nvidia-libraries-without-gpu": Rule(
         Severity.INFO,
         "NVIDIA libraries installed, but no NVIDIA GPU here",
@@ -274,7 +292,7 @@ def diagnose(
     own_venv: bool = False,  # the venv is ptenv's own environment
 ) -> list[Finding]:
     """Every finding for this machine (and venv, and its lock's drift), errors first."""
-    found = [*_driver(machine), *_gpus(machine), *_host(machine, data)]
+    found = [*_driver(machine), *_gpus(machine), *_amd(machine), *_host(machine, data)]
     if venv is not None and own_venv and venv.torch is None:
         found.append(
             finding(
@@ -291,6 +309,17 @@ def diagnose(
             )
         )
     return sorted(found, key=lambda f: f.severity.rank)
+
+
+def _amd(machine: Machine) -> Iterator[Finding]:
+    amd = machine.amd
+    if not amd.visible_gpus:
+        return
+    names = ", ".join(g.name for g in amd.visible_gpus)
+    if not amd.kfd or any(g.gfx is None for g in amd.visible_gpus):
+        yield finding("amd-gpu-without-kfd", f"{names}: the kernel shows no KFD node for it.")
+    elif not amd.kfd_access:
+        yield finding("amd-kfd-no-access", f"{names}: /dev/kfd exists but cannot be opened.")
 
 
 def _driver(machine: Machine) -> Iterator[Finding]:
@@ -373,6 +402,11 @@ def _without_nvml(machine: Machine) -> Finding:
             "container-without-gpu",
             "NVIDIA_VISIBLE_DEVICES asks for GPUs, but this "
             f"{machine.os.container} container has no NVIDIA driver or devices.",
+        )
+    if machine.amd.visible_gpus:
+        return finding(
+            "no-nvidia-driver",
+            "No NVIDIA driver or GPU; the AMD GPU(s) above are planned onto ROCm builds.",
         )
     return finding(
         "no-nvidia-driver",
@@ -535,6 +569,13 @@ def _venv(machine: Machine, venv: VenvInfo, data: ReleaseData) -> Iterator[Findi
     if torch is None:
         yield finding("venv-no-torch", f"{venv.path} has no torch installed.")
         return
+    if torch.damaged:
+        shown = ", ".join(torch.damaged[:3]) + (" ..." if len(torch.damaged) > 3 else "")
+        yield finding(
+            "torch-damaged",
+            f"torch {torch.version} in {venv.path} is damaged: {len(torch.damaged)} of its "
+            f"files are missing or of the wrong size ({shown}).",
+        )
     yield from _pins(venv)
     gpus = machine.nvidia.visible_gpus
     if not gpus:

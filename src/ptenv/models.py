@@ -215,6 +215,31 @@ class NvidiaInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AmdGpu:
+    name: str  # "AMD Radeon RX 7900 XTX" (KFD's name, else the PCI device id)
+    gfx: str | None  # "gfx1100": what ROCm wheels are compiled for; None when unreadable
+    device_id: str  # PCI device id, "0x744c"
+    pci: str | None = None  # bus address, "0000:03:00.0"
+    visible: bool = True  # after HIP_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES
+
+
+@dataclass(frozen=True, kw_only=True)
+class AmdInfo:
+    """AMD GPUs as the kernel sees them (KFD topology and PCI), without ROCm tools."""
+
+    gpus: tuple[AmdGpu, ...] = ()
+    kfd: bool = False  # /dev/kfd exists
+    kfd_access: bool = False  # ... and this user may open it (the render / video group)
+    kernel_driver: str | None = None  # /sys/module/amdgpu/version
+    rocm_version: str | None = None  # /opt/rocm/.info/version
+    visible_devices: str | None = None  # HIP_VISIBLE_DEVICES or ROCR_VISIBLE_DEVICES
+
+    @property
+    def visible_gpus(self) -> tuple[AmdGpu, ...]:
+        return tuple(gpu for gpu in self.gpus if gpu.visible)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Machine:
     os: OsInfo
     arch: str  # x86_64 | aarch64
@@ -224,6 +249,7 @@ class Machine:
     storage: StorageInfo
     toolchain: Toolchain
     nvidia: NvidiaInfo
+    amd: AmdInfo = field(default_factory=AmdInfo)
     overridden: tuple[str, ...] = ()  # which facts came from --os/--arch/--python/--driver/--gpu
 
     @property
@@ -321,6 +347,7 @@ class TorchInstall:
     arch_list: tuple[str, ...]  # "sm_86", "compute_120"
     requires: tuple[str, ...]  # Requires-Dist lines of the torch distribution
     location: str | None
+    damaged: tuple[str, ...] = ()  # files RECORD lists that are missing or of another size
 
     @property
     def local_tag(self) -> str | None:

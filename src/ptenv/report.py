@@ -231,6 +231,17 @@ def _doctor_summary(machine: Machine, venv: VenvInfo | None) -> Any:
         disk += f" · /dev/shm {_size(machine.storage.shm_bytes)}"
     _add_row(summary, "Disk", disk)
     _add_row(summary, "NVIDIA driver", _driver_line(machine))
+    amd = machine.amd
+    if amd.gpus:
+        listed = ", ".join(
+            f"{g.name} ({g.gfx or 'gfx ?'})" + ("" if g.visible else " hidden") for g in amd.gpus
+        )
+        kfd = (
+            "/dev/kfd usable"
+            if amd.kfd_access
+            else ("/dev/kfd not usable" if amd.kfd else "no /dev/kfd")
+        )
+        _add_row(summary, "AMD GPUs", _joined(listed, f"amdgpu {amd.kernel_driver or '?'}", kfd))
     if machine.overridden:
         _add_row(summary, "Overridden", ", ".join(machine.overridden) + " (target machine)")
     if venv is not None:

@@ -356,6 +356,8 @@ def _automatic(
     warnings: list[str],
 ) -> tuple[Release, Version, Variant]:
     gpus = machine.nvidia.visible_gpus
+    if not gpus and machine.amd.visible_gpus and machine.os.system == "linux":
+        return _rocm(machine, candidates, data, reasons)
     if not gpus:
         release, patch = candidates[0]
         cpu = Variant(VariantKind.CPU)
@@ -387,6 +389,72 @@ def _automatic(
         return release, patch, chosen.variant
     older = _newest_serving(machine, data) if pinned else None
     raise _nothing_usable(candidates, rejected, pinned, older)
+
+
+def _rocm(
+    machine: Machine,
+    candidates: list[tuple[Release, Version]],
+    data: ReleaseData,
+    reasons: list[str],
+) -> tuple[Release, Version, Variant]:
+    """AMD GPUs and no NVIDIA one: the newest ROCm build compiled for every visible GPU's gfx
+    target. Never the CPU build in silence: no fitting ROCm build is exit 3."""
+    amd = machine.amd.visible_gpus
+    labels = ", ".join(f"{g.name} ({g.gfx or 'gfx target unknown'})" for g in amd)
+    reasons.append(f"Target: {labels}; no NVIDIA GPU visible, so a ROCm build.")
+    if any(g.gfx is None for g in amd):
+        raise NoCompatibleBuild(
+            f"AMD GPU(s) found ({labels}), but the kernel shows no KFD node for them "
+            "(/sys/class/kfd), so their gfx target and ROCm support are unknown.",
+            hint="Load the amdgpu driver with ROCm's KFD (a recent kernel or the amdgpu-dkms "
+            "driver), then run ptenv again; or --cuda cpu for the CPU build.",
+        )
+    wanted = sorted({g.gfx for g in amd if g.gfx})
+    if machine.arch != "x86_64":
+        raise NoCompatibleBuild(
+            f"PyTorch publishes ROCm builds for Linux x86_64 only; this is {machine.platform} "
+            f"with {', '.join(wanted)}.",
+            hint="Use --cuda cpu for the CPU build.",
+        )
+    for release, patch in candidates:
+        builds = [
+            v for v in release.variants_for(machine.platform, patch) if v.kind is VariantKind.ROCM
+        ]
+        for variant in sorted(builds, key=lambda v: Version(v.version or "0"), reverse=True):
+            targets = data.rocm_targets.get(variant.tag)
+            if targets is not None and all(gfx in targets for gfx in wanted):
+                reasons.append(
+                    f"torch {patch}: {variant} is the newest ROCm build compiled for "
+                    f"{', '.join(wanted)} (targets from {data.cite(data.rocm_source)})."
+                )
+                if release.version != candidates[0][0].version:
+                    reasons.append(
+                        f"torch {candidates[0][1]} has no ROCm build compiled for "
+                        f"{', '.join(wanted)} in ptenv's data."
+                    )
+                return release, patch, variant
+    raise NoCompatibleBuild(
+        f"No ROCm build of torch {candidates[-1][1]} to {candidates[0][1]} is compiled for "
+        f"{', '.join(wanted)}.",
+        hint=_rocm_hint(wanted, data),
+    )
+
+
+def _rocm_hint(wanted: list[str], data: ReleaseData) -> str:
+    """A near miss (gfx1031 beside gfx1030) runs with HSA_OVERRIDE_GFX_VERSION, at the
+    user's own risk; say so, with the CPU build as the safe way."""
+    every = {gfx for targets in data.rocm_targets.values() for gfx in targets}
+    overrides = []
+    for gfx in wanted:
+        digits = gfx.removeprefix("gfx")
+        family = f"gfx{digits[:-1]}0"
+        if family in every and family != gfx and len(digits) >= 3:
+            major, minor = digits[:-2], int(digits[-2], 16)
+            overrides.append(
+                f"{gfx} is not {family}; HSA_OVERRIDE_GFX_VERSION={major}.{minor}.0 makes "
+                f"ROCm run {family} code on it, unsupported and at your own risk"
+            )
+    return "; ".join([*overrides, "--cuda cpu installs the CPU build"]) + "."
 
 
 def _explain_choice(

@@ -206,8 +206,16 @@ def check(options: CheckOptions, context: Context, machine: Machine | None = Non
     if options.require_gpu and options.device in ("auto", "cuda"):
         options = replace(options, device="cuda")
     from ptenv.check import run_check
+    from ptenv.install.staging import venv_lock
 
-    report = run_check(python, venv_path.absolute(), options, on_stage=context.progress)
+    with venv_lock(venv_path, shared=True) as free:
+        if not free:
+            raise UsageError(
+                f"A ptenv install into {venv_path} is running; a check now could test the torch "
+                "it is about to replace.",
+                hint="Run the check when the install has finished.",
+            )
+        report = run_check(python, venv_path.absolute(), options, on_stage=context.progress)
     imported = next((s.detail for s in report.stages if s.name == "import"), {})
     from ptenv import diagnose
 

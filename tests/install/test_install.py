@@ -28,7 +28,7 @@ from ptenv.install.sources import Source, SourceKind, SourceOptions
 from ptenv.install.staging import lock_path, stagings
 from ptenv.install.workflow import InstallOptions
 from ptenv.models import Request, Transfer
-from tests.index_server import Index, serve
+from tests.index_server import Index, make_wheel, serve
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -763,3 +763,50 @@ def test_the_install_says_how_to_use_the_venv_by_hand(index: Index, tmp_path: Pa
     assert f"Use it: source {tmp_path / 'env'}/bin/activate" in result.stdout
     assert "It has no pip" not in result.stdout  # ensurepip's wheel: pip install stays inside
     assert (tmp_path / "env" / "bin" / "pip").exists()
+
+
+def test_an_install_waits_for_no_check_and_a_check_for_no_install(
+    previous: Path, index: Index
+) -> None:
+    """check holds the venv shared, install exclusive: neither runs under the other."""
+    from ptenv.install.staging import venv_lock
+
+    with venv_lock(previous, shared=True) as held:  # as a running `ptenv check` does
+        assert held
+        code, document, _ = ptenv_install(
+            "--venv", str(previous), "--index-base", index.url, "--torch", "2.14.1", "--yes"
+        )
+    assert code == 4 and "A ptenv check is running" in document["error"]["message"]  # type: ignore[index]
+    assert torch_version_in(previous) == "2.14.0+cpu"
+    with venv_lock(previous, shared=False) as held:  # as a running install does
+        assert held
+        checked = runner.invoke(app, ["check", "--venv", str(previous), "--no-compile"])
+    assert checked.exit_code == 2 and "install into" in checked.stderr
+
+
+def test_a_damaged_torch_is_a_doctor_finding_and_the_next_install_repairs_it(
+    tmp_path: Path,
+) -> None:
+    """A shared library deleted from torch (RECORD names it and its size)."""
+    library = "torch/lib/libtorch_cpu.so"
+    with serve(tmp_path / "served") as served:
+        (served.root / "cpu").mkdir(parents=True)
+        make_wheel(
+            served.root / "cpu",
+            f"torch-{LATEST}+cpu-{TAG}.whl",
+            extra_files={library: b"\x7fELF" + b"\0" * 4096},
+        )
+        assert ptenv_install("--venv", "env", "--index-base", served.url)[0] == 0
+        site = next((tmp_path / "env" / "lib").glob("python3*/site-packages"))
+        (site / library).unlink()
+        doctor = runner.invoke(app, ["doctor", "--json", "--venv", "env"])
+        codes = {f["code"] for f in json.loads(doctor.stdout)["findings"]}
+        assert doctor.exit_code == 1 and "torch-damaged" in codes
+        code, document, _ = ptenv_install("--venv", "env", "--index-base", served.url)
+        assert code == 0 and document["action"] == "installed", document
+        assert (site / library).stat().st_size == 4100
+        again = runner.invoke(app, ["doctor", "--json", "--venv", "env"])
+        assert "torch-damaged" not in {f["code"] for f in json.loads(again.stdout)["findings"]}
+        assert ptenv_install("--venv", "env", "--index-base", served.url)[1]["action"] == (
+            "already-installed"
+        )

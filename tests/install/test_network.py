@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -512,3 +513,21 @@ def test_a_flat_mirror_takes_its_dependencies_from_the_pypi_mirror(tmp_path: Pat
     assert any("filelock" in path for path in pypi.requests)
     sources = {item["name"]: item["source"] for item in json.loads(out)["installed"]}
     assert sources["torch"].startswith(flat.url) and sources["filelock"].startswith(pypi.url)
+
+
+def test_a_page_that_drips_ends_at_the_overall_deadline_not_hours_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A byte every 0.2 s resets every per-read timeout; the deadline still ends it."""
+    monkeypatch.setenv("PTENV_HTTP_DEADLINE", "2")
+    with serve(tmp_path / "served") as served:
+        served.add("cpu", "torch-2.15.0+cpu-cp312-cp312-manylinux_2_28_x86_64.whl")
+        served.drip_pages_s = 0.2
+        started = time.monotonic()
+        result = runner.invoke(
+            app, ["plan", "--json", "--verify-index", "--index-base", served.url, "--gpu", "none"]
+        )
+        took = time.monotonic() - started
+    assert result.exit_code == 4, result.output
+    assert "took longer than 2 s" in json.loads(result.stdout)["error"]["message"]
+    assert took < 10

@@ -135,6 +135,7 @@ class Installer(Protocol):
         locked: bool,
         network: UserNetwork,
         report: Path | None = None,
+        reinstall: tuple[str, ...] = (),
     ) -> list[str]: ...
 
     def environment(self, network: UserNetwork) -> dict[str, str]: ...
@@ -183,9 +184,12 @@ class UvInstaller:
         locked: bool,
         network: UserNetwork,
         report: Path | None = None,
+        reinstall: tuple[str, ...] = (),
     ) -> list[str]:
         del report  # uv's record is the pylock.toml of compile_argv, installed from
         argv = [self.uv, "pip", "install", *self._common(venv_python, source, network)]
+        for name in reinstall:  # the same version again, its files written afresh
+            argv += ["--reinstall-package", name]
         if requirements.name.endswith(".toml"):
             # a pylock.toml (uv >= 0.8): exactly its wheels, each checked against its hash
             argv += ["--preview-features", "pylock"]
@@ -239,6 +243,7 @@ class PipInstaller:
         locked: bool,
         network: UserNetwork,
         report: Path | None = None,
+        reinstall: tuple[str, ...] = (),
     ) -> list[str]:
         argv = [
             str(venv_python),
@@ -268,6 +273,8 @@ class PipInstaller:
             argv += ["--report", str(report)]  # pip's record: URL and sha256 of each wheel
         if locked:
             argv += ["--require-hashes", "--no-deps"]
+        if reinstall:
+            argv += ["--force-reinstall"]  # pip has no per-package form: all of them again
         return [*argv, "-r", str(requirements)]
 
     def environment(self, network: UserNetwork) -> dict[str, str]:

@@ -95,6 +95,32 @@ def _inode(path: Path) -> int | None:
         return None
 
 
+@contextlib.contextmanager
+def venv_lock(venv: Path, *, shared: bool) -> Iterator[bool]:
+    """flock on the venv folder itself: shared for `ptenv check`, exclusive for an install
+    (which holds it until its swap is done), so neither runs under the other. Yields False
+    when the other side holds it; nothing on Windows or where the folder is not there."""
+    if sys.platform == "win32" or not venv.is_dir():  # pragma: no cover - Windows
+        yield True
+        return
+    import fcntl  # noqa: PLC0415 - exists on POSIX only
+
+    try:
+        handle = os.open(venv, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        yield True  # unreadable: the check or install will say why
+        return
+    try:
+        try:
+            fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(handle)  # closing releases the lock
+
+
 def _busy(target: Path) -> InstallFailed:
     return InstallFailed(
         f"Another ptenv install into {target} is running.",

@@ -33,7 +33,7 @@ from ptenv import _proc, releases
 from ptenv.context import Context
 from ptenv.errors import InstallFailed, PtenvError, UsageError
 from ptenv.install import backends as installers
-from ptenv.install import index, staging
+from ptenv.install import index, staging, vetting
 from ptenv.install import lock as lockfile
 from ptenv.install.availability import plan_and_source
 from ptenv.install.index import IndexFile
@@ -73,6 +73,7 @@ class InstallOptions:
     required_free_bytes: int | None = None  # None: by variant (6 GB CUDA, 1 GB CPU)
     stall_timeout: float = installers.STALL_TIMEOUT_S  # no bytes for this long: give up
     upgrade: bool = False  # resolve afresh even where the venv's own lock fits the request
+    reinstall: bool = False  # write torch's files afresh even where it is installed
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,15 @@ def install(request: Request, options: InstallOptions, context: Context) -> Envi
     backend = installers.choose(options.installer)
     # A dry run only reads: no lock file, no folder, no clean-up of others' leftovers.
     guard = contextlib.nullcontext() if options.dry_run else staging.install_lock(path)
-    with guard:
+    checks = (
+        contextlib.nullcontext(True) if options.dry_run else staging.venv_lock(path, shared=False)
+    )
+    with guard, checks as free:
+        if not free:
+            raise InstallFailed(
+                f"A ptenv check is running in {path}; installing now would swap torch under it.",
+                hint="Wait for the check to finish, then run the install again.",
+            )
         if not options.dry_run:
             staging.clear_leftovers(path)
         clock = _Clock()
@@ -167,12 +176,19 @@ def install(request: Request, options: InstallOptions, context: Context) -> Envi
             seconds=clock.seconds,
             warnings=decision.warnings,
         )
-        if target.existing is not None and _already_installed(target.existing, decision.plan):
+        damaged = _damaged(target.existing)
+        if damaged:
+            context.progress(f"repair: {damaged}; torch is installed again")
+        repair = options.reinstall or bool(damaged)
+        existing = target.existing
+        if existing is not None and not repair and _already_installed(existing, decision.plan):
             return replace(planned, action=InstallAction.ALREADY_INSTALLED)
         _confirm_replacement(target, decision.plan, options, context.confirm)
         if options.dry_run:
             return planned
         _check_disk(path, decision.plan, options.required_free_bytes)
+        if repair:
+            options = replace(options, reinstall=True)
         installed, lock, problem = _build(target, decision, options, context, clock)
         clock.lap("total")
         done = replace(planned, action=InstallAction.INSTALLED, installed=installed, lock=lock)
@@ -335,6 +351,8 @@ def _confirm_replacement(
     existing = target.existing
     if existing is None or existing.torch is None or options.dry_run or options.yes:
         return
+    if _already_installed(existing, plan):
+        return  # the same build written again (a repair): nothing is replaced
     torch = plan.packages[0]
     if not confirm(f"{target.path} has torch {existing.torch.version}; replace it with {torch}?"):
         raise UsageError(
@@ -510,6 +528,14 @@ def _version(filename_version: str) -> Version | None:
         return None
 
 
+def _damaged(existing: VenvInfo | None) -> str:
+    """What is wrong with the venv's torch files, if anything (RECORD sizes)."""
+    torch = existing.torch if existing is not None else None
+    if torch is None or not torch.damaged:
+        return ""
+    return f"{len(torch.damaged)} of torch's files are missing or changed ({torch.damaged[0]})"
+
+
 def _already_installed(existing: VenvInfo, plan: Plan) -> bool:
     for pin in plan.packages:
         if pin.name == "torch" and existing.torch is not None:
@@ -592,6 +618,8 @@ def _run_install(
                 ),
                 "uv resolve",
             )
+            # every URL the resolution chose, vetted before anything is downloaded
+            vetting.vet(_to_install(None, resolved), source, insecure=options.source.insecure)
         elif isinstance(backend, installers.UvInstaller) and locked and not locked.old_format:
             # uv installs a pylock as resolved: one download per wheel (a list of direct
             # URLs makes it fetch each wheel for its metadata as well)
@@ -603,6 +631,7 @@ def _run_install(
         argv = backend.install_argv(
             python, resolved or requirements, source, locked=locked is not None, network=network,
             report=report if locked is None else None,
+            reinstall=("torch",) if options.reinstall else (),
         )  # fmt: skip
         # uv writes about the wheels' unpacked size (pip adds its download and bytecode)
         wheels = [p.url for p in _to_install(locked, resolved) if p.url] if resolved else []
@@ -612,7 +641,10 @@ def _run_install(
         if resolved is not None:
             return lockfile.from_uv_pylock(resolved.read_text(encoding="utf-8"))
         assert report is not None
-        return lockfile.from_pip_report(report.read_text(encoding="utf-8"))
+        installed = lockfile.from_pip_report(report.read_text(encoding="utf-8"))
+        # pip resolves and installs in one step: vetted before the new venv replaces the old
+        vetting.vet(installed, source, insecure=options.source.insecure)
+        return installed
 
 
 def _to_install(locked: lockfile.Lock | None, resolved: Path) -> Sequence[lockfile.LockedPackage]:

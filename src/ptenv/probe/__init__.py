@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ptenv.models import Machine, NvidiaInfo
-from ptenv.probe import host, nvidia
+from ptenv.models import AmdInfo, Machine, NvidiaInfo
+from ptenv.probe import amd, host, nvidia
+from ptenv.probe._files import read_text
 from ptenv.probe.overrides import TargetOverrides, apply_overrides
 from ptenv.releases import ReleaseData
 
@@ -21,11 +22,20 @@ def probe_machine(
     data: ReleaseData,
     nvml_loader: Callable[[], nvidia.Nvml | None] = nvidia.load_nvml,
 ) -> Machine:
-    """Probe this host (OS, Python, CPU, memory, disk, NVIDIA) and apply target overrides."""
+    """Probe this host (OS, Python, CPU, memory, disk, NVIDIA, AMD) and apply target overrides.
+
+    PTENV_SYSROOT=DIR reads the GPUs' /sys, /proc and /dev facts under DIR instead (a recorded
+    machine, a mounted image); NVML and nvidia-smi are then not asked."""
+    sysroot = Path(env["PTENV_SYSROOT"]) if env.get("PTENV_SYSROOT") else None
+    amd_info = AmdInfo()
     if overrides.describes_nvidia:
         nvidia_info = NvidiaInfo()  # the user described the target's driver and GPUs
+    elif sysroot is not None:
+        nvidia_info = _nvidia_under(sysroot, env)
+        amd_info = amd.probe_amd(env, sysroot)
     else:
         nvidia_info = nvidia.probe_nvidia(nvml_loader(), env)
+        amd_info = amd.probe_amd(env)
     machine = Machine(
         os=host.probe_os(env),
         arch=host.probe_arch(),
@@ -35,5 +45,24 @@ def probe_machine(
         storage=host.probe_storage(venv_target),
         toolchain=host.probe_toolchain(env),
         nvidia=nvidia_info,
+        amd=amd_info,
     )
     return apply_overrides(machine, overrides, data)
+
+
+def _nvidia_under(root: Path, env: Mapping[str, str]) -> NvidiaInfo:
+    """PTENV_SYSROOT: the NVIDIA facts a recorded machine's files give (NVML and nvidia-smi
+    belong to this host, so they are not asked)."""
+
+    def under(path: str) -> str | None:
+        return read_text(root / path.lstrip("/"))
+
+    return nvidia.probe_nvidia(
+        None,
+        env,
+        read=under,
+        nvidia_smi=lambda: None,
+        pci_functions=lambda: nvidia.count_nvidia_pci_functions(root / "sys/bus/pci/devices"),
+        nouveau=lambda: nvidia.nouveau_bound(root / "sys/bus/pci/drivers/nouveau"),
+        device_nodes=(root / "dev/nvidiactl").exists,
+    )

@@ -92,6 +92,7 @@ def parse_static_probe(venv: Path, document: dict[str, object]) -> VenvInfo:
             arch_list=tuple(raw_torch.get("arch_list") or ()),
             requires=tuple(raw_torch.get("requires") or ()),
             location=raw_torch.get("location"),
+            damaged=tuple(raw_torch.get("damaged") or ()),
         )
     return VenvInfo(
         path=str(venv),

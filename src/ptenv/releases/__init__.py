@@ -137,6 +137,8 @@ class ReleaseData:
     arch_rules: tuple[ArchRule, ...]
     driver_branches: tuple[tuple[int, Version], ...]  # (branch, newest CUDA), ascending
     raw_sources: dict[str, list[str]] = field(default_factory=dict)  # table -> source fields
+    rocm_targets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rocm6.4 -> gfx
+    rocm_source: str = ""
 
     def release(self, minor: str) -> Release | None:
         return next((r for r in self.releases if r.minor == minor), None)
@@ -296,6 +298,8 @@ def built_in() -> ReleaseData:
         cuda_variants=variants,
         arch_rules=tuple(_arch_rule(r) for r in torch["arches"]),
         driver_branches=tuple((int(b), Version(c)) for b, c in branches["branches"]),
+        rocm_targets={k: _tuple(v) for k, v in cuda["rocm"]["targets"].items()},
+        rocm_source=str(cuda["rocm"]["source"]),
         raw_sources={
             "release": [r["source"] for r in torch["release"]],
             "companions": [

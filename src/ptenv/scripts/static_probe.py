@@ -100,6 +100,38 @@ def _torch_files(
     return version_text, requires, texts[1] + "\n" + texts[2], root
 
 
+_LIBRARY = re.compile(r"\.(so(\.\d+)*|pyd|dll|dylib)$")
+_LIBRARY_KINDS = (".so", ".pyd", ".dll", ".dylib")
+
+
+def _damaged(meta: str, entry: str) -> list[str]:
+    """torch's files that RECORD lists but that are gone or of another size: its shared
+    libraries and its two entry modules (a stat each; the hashes would take seconds)."""
+    record = os.path.join(os.path.dirname(meta), "RECORD")
+    damaged: list[str] = []
+    try:
+        with open(record, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return damaged
+    entry_modules = ("torch/__init__.py,", "torch/version.py,")
+    for line in lines:
+        # a cheap test first: 12,000 lines in a CUDA wheel's RECORD, ~150 of them libraries
+        if not line.startswith(entry_modules) and not any(k in line for k in _LIBRARY_KINDS):
+            continue
+        path, _, rest = line.partition(",")
+        size = rest.rpartition(",")[2]
+        wanted = path in ("torch/__init__.py", "torch/version.py") or _LIBRARY.search(path)
+        if not wanted or not size.isdigit() or path.startswith(".."):
+            continue
+        try:
+            if os.path.getsize(os.path.join(entry, path)) != int(size):
+                damaged.append(path)
+        except OSError:
+            damaged.append(path)
+    return damaged
+
+
 def _version_fields(text: str) -> dict[str, str | None]:
     fields: dict[str, str | None] = {}
     for name in _VERSION_FIELDS:
@@ -138,11 +170,13 @@ def main() -> None:
         "compilers": {name: shutil.which(name) for name in ("cc", "gcc", "c++", "g++", "clang")},
     }
     if version_text is not None:
+        torch = next(item for item in installed if item[0] == "torch")
         document["torch"] = {
             "location": torch_root,
             "version_py": _version_fields(version_text),
             "requires": requires,
             "arch_list": _arch_list(flags_text),
+            "damaged": _damaged(torch[2], torch[3]),
         }
     sys.stdout.write(json.dumps(document) + "\n")
 

@@ -1,0 +1,67 @@
+"""Where a wheel may come from, checked for every URL the resolution chose.
+
+An index page, a mirror or a redirect picks the URLs the installer fetches; ptenv reads them
+from the resolution (uv's pylock, pip's report) and refuses any it would not have chosen
+itself: https anywhere; plain http only on loopback or with --insecure; file:// only inside a
+folder the user named (--find-links DIR, a file:// --index-base). With uv this runs before
+anything is downloaded; with pip (which resolves and installs in one step) before the new
+venv replaces the old one.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Sequence
+from pathlib import Path
+
+from ptenv import redact
+from ptenv.errors import InstallFailed
+from ptenv.install.lock import LockedPackage
+from ptenv.install.sources import Source
+
+
+def vet(packages: Sequence[LockedPackage], source: Source, *, insecure: bool) -> None:
+    """InstallFailed naming the first package whose URL ptenv would not fetch."""
+    roots = _local_roots(source)
+    for package in packages:
+        why = _refusal(package.url, roots, insecure)
+        if why is not None:
+            shown = redact.url(package.url or "")
+            raise InstallFailed(
+                f"The resolution would fetch {package.name} {package.version} from {shown}, "
+                f"{why}; ptenv installs nothing from a URL it would not have chosen itself.",
+                hint="The index or mirror links there: use another source, or fix its pages.",
+            )
+
+
+def _refusal(url: str | None, roots: Sequence[Path], insecure: bool) -> str | None:
+    if not url:
+        return "without a URL"
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http":
+        from ptenv import _http  # noqa: PLC0415 - urllib/ssl only once there is a URL to vet
+
+        if _http.is_loopback(parts.hostname or "") or insecure:
+            return None
+        return "plain http on another host (it could be tampered with on the way)"
+    if parts.scheme == "file":
+        path = Path(urllib.parse.unquote(parts.path)).resolve()
+        if any(path.is_relative_to(root) for root in roots):
+            return None
+        return "a local file in no folder named on the command line"
+    return f"a {parts.scheme or 'scheme-less'} URL"
+
+
+def _local_roots(source: Source) -> list[Path]:
+    """The local folders the user named: find-links folders and a file:// index."""
+    named = [*source.find_links, *(u for u in (source.index_url,) if u)]
+    named += list(source.extra_index_urls)
+    roots = []
+    for entry in named:
+        if entry.startswith("file://"):
+            roots.append(Path(urllib.parse.unquote(urllib.parse.urlsplit(entry).path)).resolve())
+        elif "://" not in entry:
+            roots.append(Path(entry).resolve())
+    return roots
