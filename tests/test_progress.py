@@ -44,3 +44,10 @@ def test_the_live_bar_ends_with_the_figures_against_the_total(
     display.transfer(Transfer("uv install", 2_800_000_000, 2_800_000_000, 28.0, done=True))
     err = capsys.readouterr().err
     assert "uv install: 2.8 GB of about 2.8 GB written in 28 s (100.0 MB/s)" in err
+
+
+def test_the_last_line_of_a_transfer_is_not_said_twice(capsys: pytest.CaptureFixture[str]) -> None:
+    display = ProgressDisplay()
+    display.transfer(Transfer("uv resolve", 699_000_000, None, 10.0))
+    display.transfer(Transfer("uv resolve", 699_000_000, None, 10.2, done=True))
+    assert len(capsys.readouterr().err.splitlines()) == 1

@@ -748,6 +748,7 @@ class ProgressDisplay:
         self._bar: Any = None  # a rich.progress.Progress while a transfer is shown
         self._task: Any = None
         self._said = 0.0
+        self._said_written = 0
 
     def line(self, message: str) -> None:
         if self.quiet:
@@ -767,8 +768,11 @@ class ProgressDisplay:
         if self.live:
             self._show_bar(transfer)
         elif transfer.written >= 10**6 and (transfer.done or transfer.seconds - self._said >= 10):
+            repeat = transfer.done and transfer.written == self._said_written
             self._said = 0.0 if transfer.done else transfer.seconds
-            self.line(_transfer_text(transfer))
+            self._said_written = 0 if transfer.done else transfer.written
+            if not repeat:  # the last periodic line already said these figures
+                self.line(_transfer_text(transfer))
 
     def _show_bar(self, transfer: Transfer) -> None:
         from rich.progress import (

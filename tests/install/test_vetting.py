@@ -92,3 +92,12 @@ def test_a_remote_page_linking_a_local_file_is_refused_before_anything_is_instal
     error = json.loads(result.stdout)["error"]
     assert "a local file in no folder named on the command line" in error["message"]
     assert not (tmp_path / "env").exists()
+
+
+def test_a_local_index_may_link_files_beside_its_pages(tmp_path: Path) -> None:
+    """pip's file:///opt/pypi/simple links /opt/pypi/files/...: one local tree, one owner."""
+    local = Source(kind=SourceKind.INDEX, label="pip config", index_url=None,
+                   extra_index_urls=((tmp_path / "pypi" / "simple").as_uri(),))  # fmt: skip
+    vet([_package((tmp_path / "pypi" / "files" / "torch.whl").as_uri())], local, insecure=False)
+    with pytest.raises(InstallFailed):
+        vet([_package((tmp_path / "elsewhere" / "torch.whl").as_uri())], local, insecure=False)

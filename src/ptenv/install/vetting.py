@@ -3,9 +3,9 @@
 An index page, a mirror or a redirect picks the URLs the installer fetches; ptenv reads them
 from the resolution (uv's pylock, pip's report) and refuses any it would not have chosen
 itself: https anywhere; plain http only on loopback or with --insecure; file:// only inside a
-folder the user named (--find-links DIR, a file:// --index-base). With uv this runs before
-anything is downloaded; with pip (which resolves and installs in one step) before the new
-venv replaces the old one.
+folder the user named (--find-links DIR, a file:// index and the folder above it). With uv
+this runs before anything is downloaded; with pip (which resolves and installs in one step)
+before the new venv replaces the old one.
 """
 
 from __future__ import annotations
@@ -55,13 +55,20 @@ def _refusal(url: str | None, roots: Sequence[Path], insecure: bool) -> str | No
 
 
 def _local_roots(source: Source) -> list[Path]:
-    """The local folders the user named: find-links folders and a file:// index."""
-    named = [*source.find_links, *(u for u in (source.index_url,) if u)]
-    named += list(source.extra_index_urls)
+    """The local folders the user named: find-links folders, and for a file:// index the
+    folder above its simple/ pages (where local indexes keep their files: /opt/pypi/simple
+    links /opt/pypi/files/...)."""
     roots = []
-    for entry in named:
+    for entry in source.find_links:
         if entry.startswith("file://"):
-            roots.append(Path(urllib.parse.unquote(urllib.parse.urlsplit(entry).path)).resolve())
+            roots.append(_path(entry))
         elif "://" not in entry:
             roots.append(Path(entry).resolve())
+    for url in (source.index_url, source.default_index, *source.extra_index_urls):
+        if url and url.startswith("file://"):
+            roots.append(_path(url).parent)
     return roots
+
+
+def _path(url: str) -> Path:
+    return Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).resolve()
