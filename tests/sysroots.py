@@ -45,3 +45,36 @@ def amd_machine(
     (root / "sys/module/amdgpu").mkdir(parents=True, exist_ok=True)
     (root / "sys/module/amdgpu/version").write_text("6.12.12\n")
     return root
+
+
+def intel_machine(
+    root: Path, devices: list[int], *, driver: str = "xe", level_zero: bool = True
+) -> Path:
+    """A host with Intel display devices on the PCI bus (and the Level Zero loader)."""
+    for number, device in enumerate(devices):
+        pci = root / f"sys/bus/pci/devices/0000:0{number}:02.0"
+        pci.mkdir(parents=True)
+        (pci / "vendor").write_text("0x8086\n")
+        (pci / "device").write_text(f"0x{device:04x}\n")
+        (pci / "class").write_text("0x030000\n")
+        target = root / f"sys/bus/pci/drivers/{driver}"
+        target.mkdir(parents=True, exist_ok=True)
+        (pci / "driver").symlink_to(target)
+    if level_zero:
+        lib = root / "usr/lib/x86_64-linux-gnu"
+        lib.mkdir(parents=True, exist_ok=True)
+        (lib / "libze_loader.so.1").write_text("")
+    return root
+
+
+def jetson_machine(root: Path, *, soc: str, model: str, release: str) -> Path:
+    """A Jetson's files: the L4T release line and the device tree (NUL-separated strings)."""
+    (root / "etc").mkdir(parents=True, exist_ok=True)
+    (root / "etc/nv_tegra_release").write_text(
+        f"# {release}, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan 8 2025\n"
+    )
+    tree = root / "proc/device-tree"
+    tree.mkdir(parents=True, exist_ok=True)
+    (tree / "model").write_text(model + "\0")
+    (tree / "compatible").write_text(f"nvidia,p3737-0000+p3701-0005\0nvidia,{soc}\0")
+    return root

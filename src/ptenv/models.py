@@ -240,6 +240,33 @@ class AmdInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class IntelGpu:
+    family: str  # "Arc B-Series (Battlemage)", from the device id; "Intel GPU 0x9a49" if unknown
+    device_id: str  # "0xe20b"
+    pci: str
+    driver: str | None  # xe or i915
+    discrete: bool
+    xpu: bool  # a family PyTorch's xpu wheels are built for (UNVERIFIED list, see intel.toml)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntelInfo:
+    gpus: tuple[IntelGpu, ...] = ()
+    level_zero: bool = False  # the Level Zero loader (libze_loader.so.1) is installed
+
+
+@dataclass(frozen=True, kw_only=True)
+class JetsonInfo:
+    """An NVIDIA Jetson / Tegra board (its integrated GPU has no NVML)."""
+
+    model: str  # /proc/device-tree/model: "NVIDIA Jetson AGX Orin Developer Kit"
+    soc: str | None  # "tegra234" from /proc/device-tree/compatible
+    l4t: str | None  # "36.4.3" from /etc/nv_tegra_release
+    jetpack: str | None  # "6" (the JetPack major an L4T release belongs to)
+    compute_capability: str | None  # "8.7" for Orin
+
+
+@dataclass(frozen=True, kw_only=True)
 class Machine:
     os: OsInfo
     arch: str  # x86_64 | aarch64
@@ -250,6 +277,8 @@ class Machine:
     toolchain: Toolchain
     nvidia: NvidiaInfo
     amd: AmdInfo = field(default_factory=AmdInfo)
+    intel: IntelInfo = field(default_factory=IntelInfo)
+    jetson: JetsonInfo | None = None
     overridden: tuple[str, ...] = ()  # which facts came from --os/--arch/--python/--driver/--gpu
 
     @property

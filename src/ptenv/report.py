@@ -242,6 +242,24 @@ def _doctor_summary(machine: Machine, venv: VenvInfo | None) -> Any:
             else ("/dev/kfd not usable" if amd.kfd else "no /dev/kfd")
         )
         _add_row(summary, "AMD GPUs", _joined(listed, f"amdgpu {amd.kernel_driver or '?'}", kfd))
+    board = machine.jetson
+    if board is not None:
+        l4t = f"L4T {board.l4t} (JetPack {board.jetpack or '?'})" if board.l4t else None
+        gpu = (
+            f"GPU sm_{board.compute_capability.replace('.', '')}"
+            if board.compute_capability
+            else None
+        )
+        _add_row(summary, "Jetson", _joined(board.model, board.soc, l4t, gpu))
+    intel = machine.intel
+    if intel.gpus:
+        listed = ", ".join(
+            f"{g.family} ({g.device_id}, {g.driver or 'no driver'})"
+            + ("" if g.xpu else ": not an xpu target")
+            for g in intel.gpus
+        )
+        runtime = "Level Zero present" if intel.level_zero else "no Level Zero runtime"
+        _add_row(summary, "Intel GPUs", _joined(listed, runtime))
     if machine.overridden:
         _add_row(summary, "Overridden", ", ".join(machine.overridden) + " (target machine)")
     if venv is not None:

@@ -356,15 +356,8 @@ def _automatic(
     warnings: list[str],
 ) -> tuple[Release, Version, Variant]:
     gpus = machine.nvidia.visible_gpus
-    if not gpus and machine.amd.visible_gpus and machine.os.system == "linux":
-        return _rocm(machine, candidates, data, reasons)
     if not gpus:
-        release, patch = candidates[0]
-        cpu = Variant(VariantKind.CPU)
-        what = "the default build with MPS" if machine.platform == "macos-arm64" else "cpu"
-        reasons.append(f"No NVIDIA GPU visible: {what} (torch {patch}).")
-        _warn_intel_mac(machine, warnings)
-        return release, patch, cpu
+        return _without_nvidia(machine, candidates, data, reasons, warnings)
     labels = ", ".join(_gpu_label(g) for g in gpus if g.compute_capability) or "unknown GPUs"
     driver = machine.nvidia.driver_version or "unknown"
     driver_cuda = _driver_cuda(machine, data)
@@ -438,6 +431,95 @@ def _rocm(
         f"{', '.join(wanted)}.",
         hint=_rocm_hint(wanted, data),
     )
+
+
+def _without_nvidia(
+    machine: Machine,
+    candidates: list[tuple[Release, Version]],
+    data: ReleaseData,
+    reasons: list[str],
+    warnings: list[str],
+) -> tuple[Release, Version, Variant]:
+    """No NVIDIA GPU visible: a Jetson, AMD (ROCm), Intel (xpu), else the CPU build."""
+    if machine.jetson is not None and "gpu" not in machine.overridden:
+        raise _jetson(machine, candidates, data)
+    if machine.amd.visible_gpus and machine.os.system == "linux":
+        return _rocm(machine, candidates, data, reasons)
+    if any(g.xpu for g in machine.intel.gpus):
+        found = _xpu(machine, candidates, reasons, warnings)
+        if found is not None:
+            return found
+    for gpu in machine.intel.gpus:
+        if not gpu.xpu:
+            reasons.append(
+                f"{gpu.family} ({gpu.device_id}): not a GPU the xpu builds are made for, "
+                "so not chosen on its own (--cuda xpu tries it)."
+            )
+    release, patch = candidates[0]
+    what = "the default build with MPS" if machine.platform == "macos-arm64" else "cpu"
+    reasons.append(f"No NVIDIA GPU visible: {what} (torch {patch}).")
+    _warn_intel_mac(machine, warnings)
+    return release, patch, Variant(VariantKind.CPU)
+
+
+def _jetson(
+    machine: Machine, candidates: list[tuple[Release, Version]], data: ReleaseData
+) -> NoCompatibleBuild:
+    """A Jetson: the aarch64 server (SBSA) wheels ptenv plans are not built for its GPU,
+    except Thor's sm_110; never the CPU build in silence on a board bought for its GPU."""
+    board = machine.jetson
+    assert board is not None
+    where = f"{board.model} ({board.soc or 'Tegra'}"
+    where += f", L4T {board.l4t}, JetPack {board.jetpack or '?'})" if board.l4t else ")"
+    cc = board.compute_capability
+    serving = []
+    for release, patch in candidates:
+        for variant in release.variants_for(machine.platform, patch):
+            rule = data.arches(variant.tag, machine.platform, patch)
+            if cc and rule is not None and any(str(code) == cc for code in rule.sass):
+                serving.append(f"torch {patch} {variant}")
+    if serving:
+        return NoCompatibleBuild(
+            f"{where}: its GPU is sm_{(cc or '').replace('.', '')}, which {serving[0]} (an "
+            "aarch64 server wheel) carries; NVML cannot see a Jetson's GPU, so ptenv does not "
+            "pick it on its own.",
+            hint=f"Install it with `ptenv install --cuda {serving[0].split()[-1]}` "
+            f"(--torch {serving[0].split()[1]}), or --cuda cpu for the CPU build.",
+        )
+    return NoCompatibleBuild(
+        f"{where}: PyTorch's aarch64 wheels are built for server GPUs, not this board's "
+        f"integrated sm_{(cc or '?').replace('.', '')}; installing one would leave the GPU unused.",
+        hint=f"Use NVIDIA's PyTorch wheels for JetPack {board.jetpack or '(your version)'} "
+        "(NVIDIA's 'Installing PyTorch for Jetson Platform' guide, or the jetson-containers "
+        "images); or --cuda cpu for the CPU build here.",
+    )
+
+
+def _xpu(
+    machine: Machine,
+    candidates: list[tuple[Release, Version]],
+    reasons: list[str],
+    warnings: list[str],
+) -> tuple[Release, Version, Variant] | None:
+    """An Intel GPU of a family the xpu wheels are built for, and no NVIDIA or AMD GPU."""
+    xpu = Variant(VariantKind.XPU)
+    names = ", ".join(f"{g.family} ({g.device_id})" for g in machine.intel.gpus if g.xpu)
+    for release, patch in candidates:
+        if xpu in release.variants_for(machine.platform, patch):
+            reasons.append(f"Target: {names}; no NVIDIA or AMD GPU, so the xpu build.")
+            reasons.append(f"torch {patch}: xpu is published for {machine.platform}.")
+            warnings.append(
+                "Which Intel GPUs the xpu wheels are built for is UNVERIFIED in ptenv's data "
+                "(PyTorch's hardware list, not the build flags); `ptenv check` proves it."
+            )
+            if machine.os.system == "linux" and not machine.intel.level_zero:
+                warnings.append(
+                    "Intel's Level Zero runtime (libze_loader.so.1) was not found: install the "
+                    "GPU runtime packages (libze1, intel-level-zero-gpu or intel-opencl-icd), "
+                    "or torch.xpu.is_available() will be False."
+                )
+            return release, patch, xpu
+    return None
 
 
 def _rocm_hint(wanted: list[str], data: ReleaseData) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ptenv.models import AmdInfo, Machine, NvidiaInfo
-from ptenv.probe import amd, host, nvidia
+from ptenv.models import AmdInfo, IntelInfo, Machine, NvidiaInfo
+from ptenv.probe import amd, host, intel, jetson, nvidia
 from ptenv.probe._files import read_text
 from ptenv.probe.overrides import TargetOverrides, apply_overrides
 from ptenv.releases import ReleaseData
@@ -27,15 +27,19 @@ def probe_machine(
     PTENV_SYSROOT=DIR reads the GPUs' /sys, /proc and /dev facts under DIR instead (a recorded
     machine, a mounted image); NVML and nvidia-smi are then not asked."""
     sysroot = Path(env["PTENV_SYSROOT"]) if env.get("PTENV_SYSROOT") else None
-    amd_info = AmdInfo()
+    amd_info, intel_info, jetson_info = AmdInfo(), IntelInfo(), None
     if overrides.describes_nvidia:
         nvidia_info = NvidiaInfo()  # the user described the target's driver and GPUs
     elif sysroot is not None:
         nvidia_info = _nvidia_under(sysroot, env)
         amd_info = amd.probe_amd(env, sysroot)
+        intel_info = intel.probe_intel(sysroot)
+        jetson_info = jetson.probe_jetson(sysroot)
     else:
         nvidia_info = nvidia.probe_nvidia(nvml_loader(), env)
         amd_info = amd.probe_amd(env)
+        intel_info = intel.probe_intel()
+        jetson_info = jetson.probe_jetson()
     machine = Machine(
         os=host.probe_os(env),
         arch=host.probe_arch(),
@@ -46,6 +50,8 @@ def probe_machine(
         toolchain=host.probe_toolchain(env),
         nvidia=nvidia_info,
         amd=amd_info,
+        intel=intel_info,
+        jetson=jetson_info,
     )
     return apply_overrides(machine, overrides, data)
 

@@ -1,0 +1,72 @@
+"""Intel GPUs from the PCI bus: vendor 0x8086, a display class, bound to xe or i915; the
+device id names the family (releases/intel.toml) and whether the `xpu` wheels target it.
+The Level Zero loader is the user-space runtime those wheels need. Read under `root`."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ptenv.models import IntelGpu, IntelInfo
+from ptenv.probe._files import read_text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+INTEL_VENDOR = "0x8086"
+_LEVEL_ZERO = ("usr/lib/x86_64-linux-gnu", "usr/lib64", "usr/lib", "usr/local/lib")
+
+
+@cache
+def _families() -> list[dict[str, Any]]:
+    text = resources.files("ptenv.releases").joinpath("intel.toml").read_text("utf-8")
+    families: list[dict[str, Any]] = tomllib.loads(text)["family"]
+    return families
+
+
+def family_of(device_id: str) -> dict[str, Any] | None:
+    try:
+        number = int(device_id, 16)
+    except ValueError:
+        return None
+    for family in _families():
+        for span in family["ids"]:
+            low, _, high = span.partition("-")
+            if int(low, 16) <= number <= int(high or low, 16):
+                return family
+    return None
+
+
+def probe_intel(root: Path = Path("/")) -> IntelInfo:
+    devices = root / "sys/bus/pci/devices"
+    try:
+        entries = sorted(devices.iterdir())
+    except OSError:
+        entries = []
+    gpus = []
+    for entry in entries:
+        vendor = (read_text(entry / "vendor") or "").strip()
+        klass = (read_text(entry / "class") or "").strip()
+        if vendor != INTEL_VENDOR or not klass.startswith("0x03"):
+            continue
+        link = entry / "driver"
+        driver = link.resolve().name if link.exists() else None
+        device = (read_text(entry / "device") or "").strip().lower()
+        family = family_of(device)
+        gpus.append(
+            IntelGpu(
+                family=family["name"] if family else f"Intel GPU {device}",
+                device_id=device,
+                pci=entry.name,
+                driver=driver,
+                discrete=bool(family and family["discrete"]),
+                xpu=bool(family and family["xpu"]),
+            )
+        )
+    level_zero = any((root / folder / "libze_loader.so.1").exists() for folder in _LEVEL_ZERO)
+    return IntelInfo(gpus=tuple(gpus), level_zero=level_zero)
