@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -859,6 +859,125 @@ def install(
         return int(outcome.exit_code())
 
     _guarded("ptenv.install/1", as_json, body, verbose)
+
+
+export_app = typer.Typer(
+    help="The plan as files other tools install: hash-pinned requirements, a PEP 751 pylock.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(export_app, name="export")
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", metavar="FILE", help="Write here (default: stdout).", show_default=False
+    ),
+]
+
+
+def _export(kind: str, output: Path | None, venv: Path, **flags: Any) -> None:
+    def body() -> int:
+        from ptenv import workflows
+        from ptenv.context import Context
+        from ptenv.install.sources import SourceOptions
+        from ptenv.models import Request
+        from ptenv.probe.overrides import TargetOverrides
+
+        if output is not None:
+            _output_file(output, "--output")
+        companions = tuple(p.strip() for p in flags["with_packages"].split(",") if p.strip())
+        request = Request(
+            torch=flags["torch"], cuda=flags["cuda"], with_packages=companions,
+            index_base=flags["index_base"],
+        )  # fmt: skip
+        options = SourceOptions(
+            index_base=flags["index_base"], mirror=flags["mirror"],
+            find_links=flags["find_links"], use_pip_config=flags["use_pip_config"],
+            insecure=flags["insecure"], pypi=flags["pypi"], pypi_mirror=flags["pypi_mirror"],
+            env=dict(os.environ),
+        )  # fmt: skip
+        overrides = TargetOverrides(
+            os=flags["os_name"], arch=flags["arch"], python=flags["python"],
+            driver=flags["driver"], gpu=flags["gpu"],
+        )  # fmt: skip
+        text, _plan = workflows.export_plan(
+            overrides, request, options, Context(env=dict(os.environ)),
+            kind=kind, output=output or Path(f"pylock.{venv.name.lstrip('.') or 'venv'}.toml"),
+            venv=venv,
+        )  # fmt: skip
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+            sys.stderr.write(f"wrote {output}\n")
+        return int(ExitCode.OK)
+
+    _guarded(f"ptenv.export-{kind}/1", False, body, flags["verbose"])
+
+
+@export_app.command("requirements")
+def export_requirements(
+    torch: TorchOption = "latest",
+    cuda: CudaOption = "auto",
+    with_packages: WithOption = "",
+    index_base: IndexBaseOption = DEFAULT_INDEX_BASE,
+    mirror: MirrorOption = None,
+    find_links: FindLinksOption = None,
+    use_pip_config: UsePipConfigOption = False,
+    pypi: PypiOption = False,
+    pypi_mirror: PypiMirrorOption = None,
+    insecure: InsecureOption = False,
+    output: OutputOption = None,
+    verbose: VerboseOption = False,
+    os_name: OsOption = None,
+    arch: ArchOption = None,
+    python: PythonOption = None,
+    driver: DriverOption = None,
+    gpu: GpuOption = None,
+) -> None:
+    """A requirements file for `pip install --require-hashes -r`: the plan for this machine or
+    the target the flags describe, with its index lines and a sha256 for every wheel.
+
+    Exit status: 0 written, 2 bad usage, 3 no compatible build, 4 the source failed.
+    """
+    flags = dict(locals())
+    flags.pop("output")
+    _export("requirements", output, Path(".venv"), **flags)
+
+
+@export_app.command("pylock")
+def export_pylock(
+    torch: TorchOption = "latest",
+    cuda: CudaOption = "auto",
+    with_packages: WithOption = "",
+    index_base: IndexBaseOption = DEFAULT_INDEX_BASE,
+    mirror: MirrorOption = None,
+    find_links: FindLinksOption = None,
+    use_pip_config: UsePipConfigOption = False,
+    pypi: PypiOption = False,
+    pypi_mirror: PypiMirrorOption = None,
+    insecure: InsecureOption = False,
+    venv: Annotated[
+        Path, typer.Option("--venv", metavar="PATH", help="The venv the lock is for (its name).")
+    ] = Path(".venv"),
+    output: OutputOption = None,
+    verbose: VerboseOption = False,
+    os_name: OsOption = None,
+    arch: ArchOption = None,
+    python: PythonOption = None,
+    driver: DriverOption = None,
+    gpu: GpuOption = None,
+) -> None:
+    """The plan as a PEP 751 pylock.toml (as `ptenv install` writes it), for the target the
+    flags describe: `ptenv install --lock FILE` or `uv pip install -r FILE` installs it.
+
+    Exit status: 0 written, 2 bad usage, 3 no compatible build, 4 the source failed.
+    """
+    flags = dict(locals())
+    flags.pop("venv")
+    flags.pop("output")
+    _export("pylock", output, venv, **flags)
 
 
 data_app = typer.Typer(

@@ -398,3 +398,43 @@ def data_summary(env: Mapping[str, str], today: datetime.date) -> DataSummary:
         problem=problem,
         stale=overlay_file.is_stale(overlay, today),
     )
+
+
+def export_plan(
+    overrides: TargetOverrides,
+    request: Request,
+    options: SourceOptions,
+    context: Context,
+    *,
+    kind: str,
+    output: Path,
+    venv: Path,
+) -> tuple[str, Plan]:
+    """`ptenv export requirements|pylock`: the plan for the target, resolved for its Python
+    and platform into hash-pinned requirements or a PEP 751 file; (text, plan)."""
+    from ptenv.install import export
+    from ptenv.install.availability import plan_and_source
+
+    data = releases.load()
+    machine = probe_machine(
+        env=context.env,
+        venv_target=context.cwd / ".venv",
+        overrides=overrides,
+        data=data,
+        nvml_loader=context.nvml_loader,
+    )
+    chosen, source, _found = plan_and_source(machine, request, data, options)
+    resolution = export.resolve_for_target(
+        chosen, source, machine, insecure=options.insecure, env=dict(context.env)
+    )
+    if kind == "requirements":
+        return export.requirements_text(resolution), chosen
+    contents = lockfile.LockContents(
+        plan=chosen,
+        source=source,
+        machine=machine,
+        packages=resolution.packages,
+        request={"torch": request.torch, "cuda": request.cuda, "with": list(request.with_packages)},
+        venv=venv,
+    )
+    return lockfile.render(contents, output), chosen

@@ -209,6 +209,19 @@ class UvInstaller:
             "-o", str(output), str(requirements),
         ]  # fmt: skip
 
+    def target_compile_argv(
+        self, requirements: Path, source: Source, *, network: UserNetwork, output: Path,
+        python_version: str, python_platform: str,
+    ) -> list[str]:  # fmt: skip
+        """Resolve for another machine's Python and platform (no interpreter of its own)."""
+        common = self._common(Path("python"), source, network)[2:]  # without --python
+        return [
+            self.uv, "pip", "compile", *common,
+            "--python-version", python_version, "--python-platform", python_platform,
+            "--format", "pylock.toml", "--preview-features", "pylock", "--quiet",
+            "-o", str(output), str(requirements),
+        ]  # fmt: skip
+
     @staticmethod
     def _common(venv_python: Path, source: Source, network: UserNetwork) -> list[str]:
         argv = ["--python", str(venv_python), "--no-config", "--no-build", *_source_flags(source)]
