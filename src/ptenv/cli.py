@@ -980,6 +980,60 @@ def export_pylock(
     _export("pylock", output, venv, **flags)
 
 
+@app.command()
+def bundle(
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="The folder to fill (made if missing).")
+    ],
+    torch: TorchOption = "latest",
+    cuda: CudaOption = "auto",
+    with_packages: WithOption = "",
+    index_base: IndexBaseOption = DEFAULT_INDEX_BASE,
+    mirror: MirrorOption = None,
+    find_links: FindLinksOption = None,
+    use_pip_config: UsePipConfigOption = False,
+    pypi: PypiOption = False,
+    pypi_mirror: PypiMirrorOption = None,
+    insecure: InsecureOption = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    os_name: OsOption = None,
+    arch: ArchOption = None,
+    python: PythonOption = None,
+    driver: DriverOption = None,
+    gpu: GpuOption = None,
+) -> None:
+    """Every wheel the target machine needs (its Python and platform, nvidia-* and triton
+    included), hash-checked, in one folder with a manifest, for a machine without network.
+
+    A re-run fetches only what is missing. On the target: `ptenv install --find-links DIR`.
+    Exit status: 0 done, 2 bad usage, 3 no compatible build, 4 download or source failed.
+    """
+    companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
+
+    def body() -> int:
+        from ptenv import report, workflows
+        from ptenv.context import Context
+        from ptenv.install.sources import SourceOptions
+        from ptenv.models import Request
+        from ptenv.probe.overrides import TargetOverrides
+
+        request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
+        options = SourceOptions(
+            index_base=index_base, mirror=mirror, find_links=find_links,
+            use_pip_config=use_pip_config, insecure=insecure, pypi=pypi,
+            pypi_mirror=pypi_mirror, env=dict(os.environ),
+        )  # fmt: skip
+        overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
+        display = report.ProgressDisplay(quiet=quiet, verbose=verbose)
+        context = Context(env=dict(os.environ), progress=display.line)
+        result = workflows.bundle_plan(overrides, request, options, context, out=out)
+        report.render_bundle(result)
+        return int(ExitCode.OK)
+
+    _guarded("ptenv.bundle/1", False, body, verbose)
+
+
 data_app = typer.Typer(
     help="Where ptenv's release knowledge comes from: read a wheel, learn new releases from "
     "an index, show what is known and how old it is.",

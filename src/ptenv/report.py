@@ -43,6 +43,7 @@ from ptenv.schema import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ptenv.install.bundle import BundleResult
     from ptenv.install.learn import Learned
     from ptenv.install.workflow import Environment
     from ptenv.releases.learned import DataSummary, Overlay
@@ -1063,3 +1064,13 @@ def render_data_summary(summary: DataSummary) -> None:
             out.print(f"  [yellow]note[/yellow]: {esc(note)}", soft_wrap=True)
     if summary.stale:
         out.print("[yellow]The data is over 60 days old: `ptenv data refresh`.[/yellow]")
+
+
+def render_bundle(result: BundleResult) -> None:
+    kept = result.wheels - result.fetched
+    sys.stdout.write(
+        f"Bundled {result.wheels} wheels ({_decimal_size(result.bytes_total)}) in "
+        f"{result.folder}: {result.fetched} downloaded, {kept} already there and hash-checked, "
+        f"in {result.seconds:.1f} s.\n"
+        f"On the target: {result.install}\n(manifest: {result.folder}/ptenv-bundle.json)\n"
+    )

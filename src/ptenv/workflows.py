@@ -22,11 +22,12 @@ from ptenv.install import lock as lockfile
 from ptenv.models import CheckReport, Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.venv import default_venv, is_own_environment, probe_venv, validate_venv
-from ptenv.releases.learned import Overlay
 from ptenv.resolve import resolve
 
 if TYPE_CHECKING:
     from ptenv.check import CheckOptions
+    from ptenv.install.bundle import BundleResult
+    from ptenv.install.export import Resolution
     from ptenv.install.learn import Learned
     from ptenv.install.sources import SourceOptions
     from ptenv.install.workflow import Environment, InstallOptions
@@ -336,6 +337,7 @@ def refresh_data(
     from ptenv.errors import InstallFailed
     from ptenv.install import index, learn
     from ptenv.releases import learned as overlay_file
+    from ptenv.releases.learned import Overlay
 
     index.check_url(index_base)
     data = releases.built_in()
@@ -413,20 +415,9 @@ def export_plan(
     """`ptenv export requirements|pylock`: the plan for the target, resolved for its Python
     and platform into hash-pinned requirements or a PEP 751 file; (text, plan)."""
     from ptenv.install import export
-    from ptenv.install.availability import plan_and_source
 
-    data = releases.load()
-    machine = probe_machine(
-        env=context.env,
-        venv_target=context.cwd / ".venv",
-        overrides=overrides,
-        data=data,
-        nvml_loader=context.nvml_loader,
-    )
-    chosen, source, _found = plan_and_source(machine, request, data, options)
-    resolution = export.resolve_for_target(
-        chosen, source, machine, insecure=options.insecure, env=dict(context.env)
-    )
+    machine, resolution = _resolve_for_target(overrides, request, options, context)
+    chosen, source = resolution.plan, resolution.source
     if kind == "requirements":
         return export.requirements_text(resolution), chosen
     contents = lockfile.LockContents(
@@ -438,3 +429,44 @@ def export_plan(
         venv=venv,
     )
     return lockfile.render(contents, output), chosen
+
+
+def _resolve_for_target(
+    overrides: TargetOverrides, request: Request, options: SourceOptions, context: Context
+) -> tuple[Machine, Resolution]:
+    from ptenv.install import export
+    from ptenv.install.availability import plan_and_source
+
+    data = releases.load()
+    machine = probe_machine(
+        env=context.env,
+        venv_target=context.cwd / ".venv",
+        overrides=overrides,
+        data=data,
+        nvml_loader=context.nvml_loader,
+    )
+    chosen, source, _found = plan_and_source(machine, request, data, options)
+    return machine, export.resolve_for_target(
+        chosen, source, machine, insecure=options.insecure, env=dict(context.env)
+    )
+
+
+def bundle_plan(
+    overrides: TargetOverrides,
+    request: Request,
+    options: SourceOptions,
+    context: Context,
+    *,
+    out: Path,
+) -> BundleResult:
+    """`ptenv bundle`: every wheel the target needs in `out`, with a manifest."""
+    from ptenv.install import bundle
+
+    _machine, resolution = _resolve_for_target(overrides, request, options, context)
+    try:
+        return bundle.build(resolution, out, context.progress)
+    except OSError as error:
+        raise UsageError(
+            f"Cannot write the bundle to {out}: {error.strerror}.",
+            hint="Give --out a folder you can write, with room for the wheels (3 GB for CUDA).",
+        ) from None

@@ -1,0 +1,89 @@
+"""ptenv bundle: the target's wheels in one folder, hash-checked and resumable; installed on
+the "target" with --find-links and no index at all."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ptenv.cli import app
+from tests.index_server import Index, serve
+
+runner = CliRunner()
+PY = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
+LINUX_TORCH = f"torch-2.15.0+cpu-{PY}-{PY}-manylinux_2_28_x86_64.whl"
+WINDOWS_TORCH = f"torch-2.15.0+cpu-{PY}-{PY}-win_amd64.whl"
+
+
+@pytest.fixture
+def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Index]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    with serve(tmp_path / "served") as served:
+        served.add("cpu", LINUX_TORCH, requires=("filelock",))
+        served.add("cpu", WINDOWS_TORCH, requires=("filelock",))
+        served.add("cpu", "filelock-3.20.0-py3-none-any.whl")
+        yield served
+
+
+def _bundle(index: Index, out: Path, *extra: str) -> str:
+    result = runner.invoke(app, ["bundle", "--out", str(out), "--index-base", index.url,
+                                 "--gpu", "none", "--python", MINOR, *extra])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_a_bundle_holds_the_targets_wheels_and_a_manifest(index: Index, tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    said = _bundle(index, out)
+    assert "Bundled 2 wheels" in said and "2 downloaded" in said
+    assert sorted(p.name for p in out.glob("*.whl")) == ["filelock-3.20.0-py3-none-any.whl",
+                                                         LINUX_TORCH]  # fmt: skip
+    manifest = json.loads((out / "ptenv-bundle.json").read_text())
+    assert manifest["schema"] == "ptenv.bundle/1" and len(manifest["wheels"]) == 2
+    assert all(len(w["sha256"]) == 64 for w in manifest["wheels"])
+
+
+def test_a_rerun_fetches_only_what_is_missing(index: Index, tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    _bundle(index, out)
+    downloads = len(index.served)
+    assert "0 downloaded, 2 already there" in _bundle(index, out)
+    assert len(index.served) == downloads
+    (out / "filelock-3.20.0-py3-none-any.whl").write_bytes(b"cut short")
+    assert "1 downloaded, 1 already there" in _bundle(index, out)
+    assert index.served[downloads:] == ["filelock-3.20.0-py3-none-any.whl"]
+
+
+def test_a_bundle_for_windows_holds_the_windows_wheel(index: Index, tmp_path: Path) -> None:
+    out = tmp_path / "win"
+    _bundle(index, out, "--os", "windows")
+    assert (out / WINDOWS_TORCH).is_file() and not (out / LINUX_TORCH).exists()
+
+
+def test_the_target_installs_from_the_bundle_with_no_index(index: Index, tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    _bundle(index, out)
+    index.unavailable = 10**6  # the "target" cannot reach the index at all
+    requests = len(index.requests)
+    result = runner.invoke(app, ["install", "--no-check", "--venv", "env", "--find-links",
+                                 str(out), "--torch", "2.15.0", "--cuda", "cpu"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(index.requests) == requests, "the install reached for the index"
+    assert (tmp_path / "env" / "bin" / "python").exists()
+
+
+def test_a_wheel_missing_from_the_bundle_is_named(index: Index, tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    _bundle(index, out)
+    (out / "filelock-3.20.0-py3-none-any.whl").unlink()
+    result = runner.invoke(app, ["install", "--no-check", "--venv", "env", "--find-links",
+                                 str(out), "--torch", "2.15.0", "--cuda", "cpu"])  # fmt: skip
+    assert result.exit_code == 4
+    assert "filelock" in result.stderr
