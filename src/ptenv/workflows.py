@@ -111,13 +111,7 @@ def plan(
         from ptenv.install.index import check_url
 
         check_url(request.index_base)
-    machine = probe_machine(
-        env=context.env,
-        venv_target=context.cwd / ".venv",
-        overrides=overrides,
-        data=data,
-        nvml_loader=context.nvml_loader,
-    )
+    machine = _probe_target(overrides, context, data)
     if source is not None:
         from ptenv.install.availability import plan_and_source
 
@@ -438,13 +432,7 @@ def _resolve_for_target(
     from ptenv.install.availability import plan_and_source
 
     data = releases.load()
-    machine = probe_machine(
-        env=context.env,
-        venv_target=context.cwd / ".venv",
-        overrides=overrides,
-        data=data,
-        nvml_loader=context.nvml_loader,
-    )
+    machine = _probe_target(overrides, context, data)
     chosen, source, _found = plan_and_source(machine, request, data, options)
     return machine, export.resolve_for_target(
         chosen, source, machine, insecure=options.insecure, env=dict(context.env)
@@ -470,3 +458,16 @@ def bundle_plan(
             f"Cannot write the bundle to {out}: {error.strerror}.",
             hint="Give --out a folder you can write, with room for the wheels (3 GB for CUDA).",
         ) from None
+
+
+def _probe_target(
+    overrides: TargetOverrides, context: Context, data: releases.ReleaseData
+) -> Machine:
+    """This machine, or the target the --os/--arch/--python/--driver/--gpu flags describe."""
+    return probe_machine(
+        env=context.env,
+        venv_target=context.cwd / ".venv",
+        overrides=overrides,
+        data=data,
+        nvml_loader=context.nvml_loader,
+    )

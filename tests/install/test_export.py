@@ -5,30 +5,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from ptenv.cli import app
-from tests.index_server import Index, serve
+from tests.index_server import Index
 
 runner = CliRunner()
-PY = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 @pytest.fixture
-def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Index]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
-    with serve(tmp_path / "served") as served:
-        served.add("cpu", f"torch-2.15.0+cpu-{PY}-{PY}-manylinux_2_28_x86_64.whl",
-                   requires=("filelock",))  # fmt: skip
-        served.add("cpu", f"torch-2.15.0+cpu-{PY}-{PY}-win_amd64.whl", requires=("filelock",))
-        served.add("cpu", "filelock-3.20.0-py3-none-any.whl")
-        yield served
+def index(two_platform_index: Index) -> Index:
+    return two_platform_index
 
 
 def test_exported_requirements_install_with_require_hashes(index: Index, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ptenv.models import AmdGpu, AmdInfo
-from ptenv.probe._files import read_text
+from ptenv.probe._files import pci_display_devices, read_text
 
 AMD_VENDOR = "0x1002"
 
@@ -63,23 +63,12 @@ def _kfd_gpus(root: Path) -> list[AmdGpu]:
 
 
 def _pci_gpus(root: Path) -> list[AmdGpu]:
-    devices = root / "sys/bus/pci/devices"
-    try:
-        entries = sorted(devices.iterdir())
-    except OSError:
-        return []
-    gpus = []
-    for entry in entries:
-        vendor = (read_text(entry / "vendor") or "").strip()
-        klass = (read_text(entry / "class") or "").strip()
-        if vendor != AMD_VENDOR or not klass.startswith("0x03"):
-            continue
-        driver = entry / "driver"
-        if driver.exists() and driver.resolve().name != "amdgpu":
-            continue  # another driver (vfio for a passed-through GPU): not for this host
-        device = (read_text(entry / "device") or "").strip()
-        gpus.append(AmdGpu(name=f"AMD GPU {device}", gfx=None, device_id=device, pci=entry.name))
-    return gpus
+    return [
+        AmdGpu(name=f"AMD GPU {device}", gfx=None, device_id=device, pci=entry.name)
+        for entry, device, driver in pci_display_devices(root, AMD_VENDOR)
+        # another driver (vfio for a passed-through GPU) means the GPU is not this host's
+        if driver in (None, "amdgpu")
+    ]
 
 
 def _visible(gpus: list[AmdGpu], selection: str | None) -> list[AmdGpu]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ptenv.models import IntelGpu, IntelInfo
-from ptenv.probe._files import read_text
+from ptenv.probe._files import pci_display_devices
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,20 +43,8 @@ def family_of(device_id: str) -> dict[str, Any] | None:
 
 
 def probe_intel(root: Path = Path("/")) -> IntelInfo:
-    devices = root / "sys/bus/pci/devices"
-    try:
-        entries = sorted(devices.iterdir())
-    except OSError:
-        entries = []
     gpus = []
-    for entry in entries:
-        vendor = (read_text(entry / "vendor") or "").strip()
-        klass = (read_text(entry / "class") or "").strip()
-        if vendor != INTEL_VENDOR or not klass.startswith("0x03"):
-            continue
-        link = entry / "driver"
-        driver = link.resolve().name if link.exists() else None
-        device = (read_text(entry / "device") or "").strip().lower()
+    for entry, device, driver in pci_display_devices(root, INTEL_VENDOR):
         family = family_of(device)
         gpus.append(
             IntelGpu(
