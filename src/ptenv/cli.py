@@ -1101,6 +1101,16 @@ def data_refresh(
             show_default=False,
         ),
     ] = None,
+    pypi: Annotated[
+        str | None,
+        typer.Option(
+            "--pypi",
+            metavar="URL|NAME",
+            help="Also read PyPI's own torch wheels, from PyPI's simple index URL or a named "
+            "PyPI mirror: which build each new release is there, and its architectures.",
+            show_default=False,
+        ),
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Learn releases the built-in data lacks from an index, into the user's overlay.
@@ -1114,7 +1124,9 @@ def data_refresh(
     def body() -> int:
         from ptenv import report, workflows
 
-        result = workflows.refresh_data(index_base, dict(os.environ), variants=variant or ())
+        result = workflows.refresh_data(
+            index_base, dict(os.environ), variants=variant or (), pypi=pypi
+        )
         report.render_refresh(result.path, result.overlay, result.learned)
         return int(ExitCode.OK)
 

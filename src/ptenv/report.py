@@ -1031,7 +1031,8 @@ def render_refresh(path: Path, overlay: Overlay, learned: Learned) -> None:
     for arch in learned.arches:
         codes = ", ".join(f"sm_{cc.replace('.', '')}" for cc in arch.sass)
         ptx = f" + PTX {', '.join(arch.ptx)}" if arch.ptx else ", no PTX"
-        out.print(f"  {arch.torch} {arch.variant} {arch.platform}: {codes}{ptx}")
+        build = " (PyPI's wheel)" if arch.pypi else ""
+        out.print(f"  {arch.torch} {arch.variant}{build} {arch.platform}: {codes}{ptx}")
     for note in learned.notes:
         out.print(f"[yellow]note[/yellow]: {esc(note)}", soft_wrap=True)
     out.print(f"[dim]learned data: {esc(path)}[/dim]")

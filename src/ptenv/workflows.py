@@ -324,14 +324,18 @@ class RefreshResult:
 
 
 def refresh_data(
-    index_base: str, env: Mapping[str, str], *, variants: Sequence[str] = ()
+    index_base: str,
+    env: Mapping[str, str],
+    *,
+    variants: Sequence[str] = (),
+    pypi: str | None = None,
 ) -> RefreshResult:
     """`ptenv data refresh`: read the index's torch pages, learn what the data lacks, and
     write the user's overlay (previous learned facts kept unless read again)."""
     from ptenv.errors import InstallFailed
     from ptenv.install import index, learn
     from ptenv.releases import learned as overlay_file
-    from ptenv.releases.learned import Overlay
+    from ptenv.releases.learned import LearnedArch, Overlay
 
     index.check_url(index_base)
     data = releases.built_in()
@@ -350,6 +354,14 @@ def refresh_data(
         )
     now = datetime.datetime.now(datetime.timezone.utc)
     found = learn.learn(index_base, data, seen, now.date().isoformat())
+    if pypi is not None:
+        from ptenv.install.sources import pypi_mirror_url
+
+        pypi_url, _label = pypi_mirror_url(pypi)
+        try:
+            learn.learn_pypi(pypi_url, data, found, now.date().isoformat())
+        except InstallFailed as error:
+            raise SourceUnreadable(error.message, error.hint) from None
     path = overlay_file.data_dir(env) / overlay_file.FILENAME
     try:
         previous = overlay_file.read(path)
@@ -357,8 +369,11 @@ def refresh_data(
         previous = None  # replaced by this refresh
     patches = {p.version: p for p in (previous.patches if previous else ())}
     patches.update({p.version: p for p in found.patches})
-    arches = {(a.variant, a.platform, a.torch): a for a in (previous.arches if previous else ())}
-    arches.update({(a.variant, a.platform, a.torch): a for a in found.arches})
+    def key(arch: LearnedArch) -> tuple[str, str, str, bool]:
+        return arch.variant, arch.platform, arch.torch, arch.pypi  # PyPI's list is its own
+
+    arches = {key(a): a for a in (previous.arches if previous else ())}
+    arches.update({key(a): a for a in found.arches})
     overlay = Overlay(
         refreshed=now.isoformat(timespec="seconds"),
         source=redact.url(index_base),

@@ -166,3 +166,27 @@ def test_an_index_without_torch_wheels_is_exit_7_with_the_way_out(
     with serve(tmp_path / "empty") as served:
         result = runner.invoke(app, ["data", "refresh", "--index-base", served.url])
     assert result.exit_code == 7 and "--index-base" in result.stderr
+
+
+def test_pypis_own_build_of_a_new_release_is_learned_with_its_variant_and_list(
+    index: Index, data_dir: Path
+) -> None:
+    """PyPI's wheels are untagged; torch/version.py of one per platform says the build."""
+    for platform in ("manylinux_2_28_x86_64", "win_amd64"):
+        linux = platform.startswith("many")
+        torch_wheel(
+            index.root / "pypi",
+            f"torch-2.16.0-cp312-cp312-{platform}.whl",
+            build_version="2.16.0+cu132" if linux else "2.16.0+cpu",
+            cuda="13.2" if linux else None,
+            sass=("75", "80", "86", "90", "100", "120") if linux else (),
+        )
+    result = runner.invoke(
+        app, ["data", "refresh", "--index-base", index.url, "--pypi", f"{index.url}/pypi"]
+    )
+    assert result.exit_code == 0, result.output
+    learned = (data_dir / "learned.toml").read_text()
+    assert 'pypi = { "linux-x86_64" = "cu132", "windows-x86_64" = "cpu" }' in learned
+    plan = _plan("--pypi", "--gpu", "9.0", "--driver", "595.45.04")
+    assert plan["torch"] == "2.16.0" and plan["packages"] == ["torch==2.16.0"]
+    assert any("PyPI's CUDA wheels carry no PTX" in r for r in plan["reasons"])  # type: ignore[union-attr]

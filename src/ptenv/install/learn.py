@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
@@ -241,3 +241,78 @@ def _variant_order(tag: str) -> tuple[int, str]:
 def _python_order(python: str) -> tuple[int, int, bool]:
     major, _, rest = python.partition(".")
     return int(major), int(rest.rstrip("t")), rest.endswith("t")
+
+
+# --- PyPI's own builds ----------------------------------------------------------------------
+
+
+def learn_pypi(
+    url: str,
+    data: ReleaseData,
+    learned: Learned,
+    today: str,
+    inspect: Callable[[str], WheelFacts] = inspect_wheel,
+) -> None:
+    """PyPI's untagged wheels (from PyPI's simple index or a mirror of it): which variant each
+    new patch is per platform (torch/version.py of one wheel each: cu132 on Linux), and its
+    own architecture list, for the patches `learned` has and the data's releases lack."""
+    shown = redact.url(url)
+    wheels = [w for f in index.fetch_project(url, "torch") for w in _wheel(f.filename, f.url, "")]
+    learned.wheels_seen += len({w.url for w in wheels})
+    by_patch: dict[Version, list[Seen]] = {}
+    for wheel in wheels:
+        if not Version(str(wheel.version)).local:
+            by_patch.setdefault(wheel.version, []).append(wheel)
+    new = {Version(p.version): i for i, p in enumerate(learned.patches)}
+    for patch, items in sorted(by_patch.items()):
+        release = data.release(f"{patch.major}.{patch.minor}")
+        if patch not in new:
+            if release is None or patch not in release.patches:
+                learned.notes.append(
+                    f"PyPI has torch {patch}, which the index does not: not learned (ptenv "
+                    "plans the index builds; refresh from an index that has it)"
+                )
+            continue
+        variants: dict[str, str] = {}
+        for (_, platform), sample in _one_wheel_per_build(items).items():
+            found = _pypi_build(sample, patch, today, inspect, learned)
+            if found is not None:
+                variants[platform] = found
+        index_of = new[patch]
+        learned.patches[index_of] = replace(learned.patches[index_of], pypi=variants)
+    if not by_patch:
+        learned.notes.append(f"{shown} lists no untagged torch wheels (not PyPI's layout?)")
+
+
+def _pypi_build(
+    sample: Seen,
+    patch: Version,
+    today: str,
+    inspect: Callable[[str], WheelFacts],
+    learned: Learned,
+) -> str | None:
+    """The variant of PyPI's wheel on one platform (its own SASS list learned with it)."""
+    if not sample.platform.startswith("linux-"):
+        return "cpu"  # PyPI's Windows and macOS wheels are the CPU build
+    try:
+        facts = inspect(sample.url)
+    except (_http.HttpError, WheelUnreadable, OSError) as error:
+        learned.notes.append(f"{redact.url(sample.url)} could not be read ({error})")
+        return None
+    learned.bytes_read += facts.fetched
+    variant = facts.variant or "cpu"
+    if facts.sass:
+        learned.arches.append(
+            LearnedArch(
+                variant=variant,
+                platform=sample.platform,
+                torch=str(patch),
+                sass=tuple(dict.fromkeys(_capability(c) for c in facts.sass)),
+                ptx=tuple(dict.fromkeys(_capability(c) for c in facts.ptx)),
+                provenance=Provenance(
+                    url=redact.url(sample.url), date=today, how="range reads of the wheel"
+                ),
+                pypi=True,
+            )
+        )
+    return variant

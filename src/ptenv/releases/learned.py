@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ class LearnedPatch:
     pythons: dict[str, tuple[str, ...]]  # platform -> 3.12, 3.14t ...
     glibc: str | None  # the lowest manylinux floor of its Linux wheels
     provenance: Provenance
+    pypi: dict[str, str] = field(default_factory=dict)  # platform -> variant of PyPI's wheel
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class LearnedArch:
     sass: tuple[str, ...]  # compute capabilities, "9.0"
     ptx: tuple[str, ...]
     provenance: Provenance
+    pypi: bool = False  # the list of PyPI's own (untagged) wheel
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ def _patch(raw: dict[str, Any]) -> LearnedPatch:
         pythons={k: tuple(map(str, v)) for k, v in raw["pythons"].items()},
         glibc=raw.get("glibc"),
         provenance=_provenance(raw["provenance"]),
+        pypi={k: str(v) for k, v in raw.get("pypi", {}).items()},
     )
 
 
@@ -137,6 +140,7 @@ def _arch(raw: dict[str, Any]) -> LearnedArch:
         sass=sass,
         ptx=ptx,
         provenance=_provenance(raw["provenance"]),
+        pypi=bool(raw.get("pypi", False)),
     )
 
 
@@ -155,6 +159,9 @@ def write(path: Path, overlay: Overlay) -> None:
             lines.append(f"glibc = {_q(patch.glibc)}")
         lines.append(f"variants = {_table(patch.variants)}")
         lines.append(f"pythons = {_table(patch.pythons)}")
+        if patch.pypi:
+            pairs = ", ".join(f"{_q(k)} = {_q(v)}" for k, v in patch.pypi.items())
+            lines.append(f"pypi = {{ {pairs} }}")
         lines.append(f"provenance = {_provenance_toml(patch.provenance)}")
     for arch in overlay.arches:
         lines += [
@@ -165,6 +172,7 @@ def write(path: Path, overlay: Overlay) -> None:
             f"torch = {_q(arch.torch)}",
             f"sass = [{', '.join(_q(s) for s in arch.sass)}]",
             f"ptx = [{', '.join(_q(s) for s in arch.ptx)}]",
+            f"pypi = {'true' if arch.pypi else 'false'}",
             f"provenance = {_provenance_toml(arch.provenance)}",
         ]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,8 +221,8 @@ def merge(data: ReleaseData, overlay: Overlay) -> ReleaseData:
     rules = list(data.arch_rules)
     for arch in overlay.arches:
         version = Version(arch.torch)
-        if data.arches(arch.variant, arch.platform, version) is not None:
-            continue
+        if _has_rule(data, arch, version):
+            continue  # a built-in list stands
         rules.append(
             ArchRule(
                 variant=arch.variant,
@@ -224,11 +232,22 @@ def merge(data: ReleaseData, overlay: Overlay) -> ReleaseData:
                 ptx=tuple(ComputeCapability.parse(cc) for cc in arch.ptx),
                 source="LEARNED",
                 learned=arch.provenance.text,
+                pypi=arch.pypi,
             )
         )
     ordered = tuple(sorted(releases.values(), key=lambda r: r.version))
     sources = {**data.sources, "LEARNED": f"ptenv data refresh ({overlay.source})"}
     return replace(data, releases=ordered, arch_rules=tuple(rules), sources=sources)
+
+
+def _has_rule(data: ReleaseData, arch: LearnedArch, version: Version) -> bool:
+    return any(
+        rule.pypi == arch.pypi
+        and rule.variant == arch.variant
+        and arch.platform in rule.platforms
+        and version in rule.torch
+        for rule in data.arch_rules
+    )
 
 
 def _with_patch(
@@ -252,6 +271,7 @@ def _with_patch(
             companions={},
             source="LEARNED",
             learned_patches={version: patch.provenance.text},
+            pypi=dict(patch.pypi),
         )
     variants = dict(known.variants)
     only = dict(known.only_in_patches)
@@ -278,6 +298,7 @@ def _with_patch(
         python_extra=extra,
         python_only_in_patches=python_only,
         learned_patches={**known.learned_patches, version: patch.provenance.text},
+        pypi={**patch.pypi, **known.pypi},  # a built-in fact stands
     )
 
 
