@@ -369,6 +369,7 @@ def refresh_data(
         previous = None  # replaced by this refresh
     patches = {p.version: p for p in (previous.patches if previous else ())}
     patches.update({p.version: p for p in found.patches})
+
     def key(arch: LearnedArch) -> tuple[str, str, str, bool]:
         return arch.variant, arch.platform, arch.torch, arch.pypi  # PyPI's list is its own
 
