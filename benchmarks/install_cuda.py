@@ -68,6 +68,7 @@ def main() -> None:
                 os.link(wheel, folder / wheel.name)  # same disk: no 2.8 GB copy
             except OSError:
                 shutil.copy(wheel, folder)
+        packages: tuple[lockfile.LockedPackage, ...] = ()
         for _ in range(args.runs):  # each run: all five, back to back, so drift hits all
             packages = _one_run(args, index.url, ptenv, uv, add)
     print(f"Machine: {machine_line()}")

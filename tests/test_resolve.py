@@ -11,7 +11,7 @@ from packaging.version import Version
 from ptenv.errors import NoCompatibleBuild, UsageError
 from ptenv.models import Machine, Request
 from ptenv.probe.overrides import TargetOverrides, apply_overrides
-from ptenv.releases import PLATFORMS, ReleaseData
+from ptenv.releases import PLATFORMS, Release, ReleaseData
 from ptenv.releases.gpus import KNOWN_CAPABILITIES
 from ptenv.resolve import judge, resolve
 from tests.conftest import make_machine
@@ -342,8 +342,8 @@ def test_aarch64_2_6_needs_glibc_2_28_for_every_build(data: ReleaseData) -> None
     old_glibc = replace(machine, os=replace(machine.os, libc_version="2.26"))
     with pytest.raises(NoCompatibleBuild, match="glibc"):
         resolve(old_glibc, Request(torch="2.6", cuda="cpu"), data)
-    assert data.release("2.6").glibc_floor("linux-aarch64", "cpu") == "2.28"
-    assert data.release("2.6").glibc_floor("linux-x86_64", "cpu") == "2.17"
+    assert _release(data, "2.6").glibc_floor("linux-aarch64", "cpu") == "2.28"
+    assert _release(data, "2.6").glibc_floor("linux-x86_64", "cpu") == "2.17"
 
 
 @pytest.mark.parametrize(
@@ -362,7 +362,7 @@ def test_the_pypi_builds_are_builds_of_their_own_without_ptx(
     rule = data.arches(variant, "linux-x86_64", Version(torch), pypi=True)
     assert rule is not None and rule.pypi and rule.ptx == ()
     assert tuple(str(cc) for cc in rule.sass) == sass
-    assert data.release(torch.rsplit(".", 1)[0]).pypi_variant("linux-x86_64").tag == variant
+    assert _release(data, torch.rsplit(".", 1)[0]).pypi_variant("linux-x86_64").tag == variant
 
 
 def test_a_pypi_build_without_a_measured_list_takes_the_index_list_without_ptx(
@@ -375,12 +375,18 @@ def test_a_pypi_build_without_a_measured_list_takes_the_index_list_without_ptx(
 
 
 def test_python_sets_can_differ_between_patches_of_one_minor(data: ReleaseData) -> None:
-    release = data.release("2.12")
+    release = _release(data, "2.12")
     assert "3.13t" in release.pythons("linux-x86_64", Version("2.12.0"))
     assert "3.13t" not in release.pythons("linux-x86_64", Version("2.12.1"))
 
 
 def test_the_toolkit_patch_levels_of_the_pypi_builds(data: ReleaseData) -> None:
     """§13.2: cuda-toolkit==13.0.3 in 2.14.1's METADATA, ==13.2.2 in 2.15.0's."""
-    assert data.release("2.14").toolkit[Version("2.14.1")] == "13.0.3"
-    assert data.release("2.15").toolkit[Version("2.15.0")] == "13.2.2"
+    assert _release(data, "2.14").toolkit[Version("2.14.1")] == "13.0.3"
+    assert _release(data, "2.15").toolkit[Version("2.15.0")] == "13.2.2"
+
+
+def _release(data: ReleaseData, minor: str) -> Release:
+    release = data.release(minor)
+    assert release is not None, minor
+    return release

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -50,10 +51,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def _plan(*args: str) -> dict[str, object]:
+def _plan(*args: str) -> dict[str, Any]:
     result = runner.invoke(app, ["plan", "--json", "--python", "3.12", *args])
     assert result.exit_code == 0, result.output
-    document: dict[str, object] = json.loads(result.stdout)
+    document: dict[str, Any] = json.loads(result.stdout)
     return document
 
 
@@ -71,7 +72,7 @@ def test_a_new_release_is_learned_and_planned_with_its_provenance(
 
     plan = _plan("--gpu", "9.0", "--driver", "595.45.04")
     assert (plan["torch"], plan["variant"]) == ("2.16.0", "cu132")
-    reasons = " ".join(plan["reasons"])  # type: ignore[arg-type]
+    reasons = " ".join(plan["reasons"])
     assert f"learned from {index.url}/<variant>/torch/ on " in reasons
     assert f"architecture list of torch 2.16.0 cu132 was learned from {index.url}/cu132/" in (
         reasons
@@ -189,4 +190,4 @@ def test_pypis_own_build_of_a_new_release_is_learned_with_its_variant_and_list(
     assert 'pypi = { "linux-x86_64" = "cu132", "windows-x86_64" = "cpu" }' in learned
     plan = _plan("--pypi", "--gpu", "9.0", "--driver", "595.45.04")
     assert plan["torch"] == "2.16.0" and plan["packages"] == ["torch==2.16.0"]
-    assert any("PyPI's CUDA wheels carry no PTX" in r for r in plan["reasons"])  # type: ignore[union-attr]
+    assert any("PyPI's CUDA wheels carry no PTX" in r for r in plan["reasons"])
