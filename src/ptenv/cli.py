@@ -9,13 +9,19 @@ import re
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from ptenv import DEFAULT_INDEX_BASE, __version__
 from ptenv.errors import ExitCode, PtenvError, UsageError
+
+if TYPE_CHECKING:
+    from ptenv.install.sources import SourceOptions
+    from ptenv.models import Request
+    from ptenv.probe.overrides import TargetOverrides
 
 app = typer.Typer(
     name="ptenv",
@@ -442,35 +448,21 @@ def plan(
     Exit status: 0 a plan, 2 bad usage, 3 no compatible build, 4 index unreachable
     (--verify-index, or a named source).
     """
-    companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
+    flags = _PlanFlags(
+        torch, cuda, with_packages, index_base, mirror, find_links, use_pip_config, pypi,
+        pypi_mirror, insecure, os_name, arch, python, driver, gpu,
+    )  # fmt: skip
 
     def body() -> int:
         from ptenv import report, workflows
         from ptenv.context import Context
-        from ptenv.models import Request
-        from ptenv.probe.overrides import TargetOverrides
 
-        overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
-        from ptenv.install.sources import SourceOptions
-
-        request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
-        named = mirror is not None or find_links is not None or use_pip_config or pypi
-        source = SourceOptions(
-            index_base=index_base,
-            mirror=mirror,
-            find_links=find_links,
-            use_pip_config=use_pip_config,
-            insecure=insecure,
-            pypi=pypi,
-            pypi_mirror=pypi_mirror,
-            env=dict(os.environ),
-        )
         result = workflows.plan(
-            overrides,
-            request,
+            flags.overrides(),
+            flags.request(),
             Context(env=dict(os.environ)),
             verify_index=verify_index,
-            source=source if named else None,
+            source=flags.source() if flags.names_a_source else None,
             venv=venv,
         )
         if as_json:
@@ -861,6 +853,61 @@ def install(
     _guarded("ptenv.install/1", as_json, body, verbose)
 
 
+@dataclass(frozen=True)
+class _PlanFlags:
+    """The plan, source and target flags that plan, export and bundle share, as parsed; the
+    core's values are built from them only once a command runs (lazy imports)."""
+
+    torch: str
+    cuda: str
+    with_packages: str
+    index_base: str
+    mirror: str | None
+    find_links: str | None
+    use_pip_config: bool
+    pypi: bool
+    pypi_mirror: str | None
+    insecure: bool
+    os_name: str | None
+    arch: str | None
+    python: str | None
+    driver: str | None
+    gpu: str | None
+
+    @property
+    def names_a_source(self) -> bool:
+        return (
+            self.mirror is not None
+            or self.find_links is not None
+            or self.use_pip_config
+            or self.pypi
+        )
+
+    def request(self) -> Request:
+        from ptenv.models import Request
+
+        companions = tuple(p.strip() for p in self.with_packages.split(",") if p.strip())
+        return Request(
+            torch=self.torch, cuda=self.cuda, with_packages=companions, index_base=self.index_base
+        )
+
+    def source(self) -> SourceOptions:
+        from ptenv.install.sources import SourceOptions
+
+        return SourceOptions(
+            index_base=self.index_base, mirror=self.mirror, find_links=self.find_links,
+            use_pip_config=self.use_pip_config, insecure=self.insecure, pypi=self.pypi,
+            pypi_mirror=self.pypi_mirror, env=dict(os.environ),
+        )  # fmt: skip
+
+    def overrides(self) -> TargetOverrides:
+        from ptenv.probe.overrides import TargetOverrides
+
+        return TargetOverrides(
+            os=self.os_name, arch=self.arch, python=self.python, driver=self.driver, gpu=self.gpu
+        )
+
+
 export_app = typer.Typer(
     help="The plan as files other tools install: hash-pinned requirements, a PEP 751 pylock.",
     no_args_is_help=True,
@@ -876,33 +923,15 @@ OutputOption = Annotated[
 ]
 
 
-def _export(kind: str, output: Path | None, venv: Path, **flags: Any) -> None:
+def _export(kind: str, output: Path | None, venv: Path, flags: _PlanFlags, verbose: bool) -> None:
     def body() -> int:
         from ptenv import workflows
         from ptenv.context import Context
-        from ptenv.install.sources import SourceOptions
-        from ptenv.models import Request
-        from ptenv.probe.overrides import TargetOverrides
 
         if output is not None:
             _output_file(output, "--output")
-        companions = tuple(p.strip() for p in flags["with_packages"].split(",") if p.strip())
-        request = Request(
-            torch=flags["torch"], cuda=flags["cuda"], with_packages=companions,
-            index_base=flags["index_base"],
-        )  # fmt: skip
-        options = SourceOptions(
-            index_base=flags["index_base"], mirror=flags["mirror"],
-            find_links=flags["find_links"], use_pip_config=flags["use_pip_config"],
-            insecure=flags["insecure"], pypi=flags["pypi"], pypi_mirror=flags["pypi_mirror"],
-            env=dict(os.environ),
-        )  # fmt: skip
-        overrides = TargetOverrides(
-            os=flags["os_name"], arch=flags["arch"], python=flags["python"],
-            driver=flags["driver"], gpu=flags["gpu"],
-        )  # fmt: skip
         text, _plan = workflows.export_plan(
-            overrides, request, options, Context(env=dict(os.environ)),
+            flags.overrides(), flags.request(), flags.source(), Context(env=dict(os.environ)),
             kind=kind, output=output or Path(f"pylock.{venv.name.lstrip('.') or 'venv'}.toml"),
             venv=venv,
         )  # fmt: skip
@@ -913,7 +942,7 @@ def _export(kind: str, output: Path | None, venv: Path, **flags: Any) -> None:
             sys.stderr.write(f"wrote {output}\n")
         return int(ExitCode.OK)
 
-    _guarded(f"ptenv.export-{kind}/1", False, body, flags["verbose"])
+    _guarded(f"ptenv.export-{kind}/1", False, body, verbose)
 
 
 @export_app.command("requirements")
@@ -941,9 +970,11 @@ def export_requirements(
 
     Exit status: 0 written, 2 bad usage, 3 no compatible build, 4 the source failed.
     """
-    flags = dict(locals())
-    flags.pop("output")
-    _export("requirements", output, Path(".venv"), **flags)
+    flags = _PlanFlags(
+        torch, cuda, with_packages, index_base, mirror, find_links, use_pip_config, pypi,
+        pypi_mirror, insecure, os_name, arch, python, driver, gpu,
+    )  # fmt: skip
+    _export("requirements", output, Path(".venv"), flags, verbose)
 
 
 @export_app.command("pylock")
@@ -974,10 +1005,11 @@ def export_pylock(
 
     Exit status: 0 written, 2 bad usage, 3 no compatible build, 4 the source failed.
     """
-    flags = dict(locals())
-    flags.pop("venv")
-    flags.pop("output")
-    _export("pylock", output, venv, **flags)
+    flags = _PlanFlags(
+        torch, cuda, with_packages, index_base, mirror, find_links, use_pip_config, pypi,
+        pypi_mirror, insecure, os_name, arch, python, driver, gpu,
+    )  # fmt: skip
+    _export("pylock", output, venv, flags, verbose)
 
 
 @app.command()
@@ -1009,25 +1041,20 @@ def bundle(
     A re-run fetches only what is missing. On the target: `ptenv install --find-links DIR`.
     Exit status: 0 done, 2 bad usage, 3 no compatible build, 4 download or source failed.
     """
-    companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
+    flags = _PlanFlags(
+        torch, cuda, with_packages, index_base, mirror, find_links, use_pip_config, pypi,
+        pypi_mirror, insecure, os_name, arch, python, driver, gpu,
+    )  # fmt: skip
 
     def body() -> int:
         from ptenv import report, workflows
         from ptenv.context import Context
-        from ptenv.install.sources import SourceOptions
-        from ptenv.models import Request
-        from ptenv.probe.overrides import TargetOverrides
 
-        request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
-        options = SourceOptions(
-            index_base=index_base, mirror=mirror, find_links=find_links,
-            use_pip_config=use_pip_config, insecure=insecure, pypi=pypi,
-            pypi_mirror=pypi_mirror, env=dict(os.environ),
-        )  # fmt: skip
-        overrides = TargetOverrides(os=os_name, arch=arch, python=python, driver=driver, gpu=gpu)
         display = report.ProgressDisplay(quiet=quiet, verbose=verbose)
         context = Context(env=dict(os.environ), progress=display.line)
-        result = workflows.bundle_plan(overrides, request, options, context, out=out)
+        result = workflows.bundle_plan(
+            flags.overrides(), flags.request(), flags.source(), context, out=out
+        )
         report.render_bundle(result)
         return int(ExitCode.OK)
 

@@ -123,25 +123,23 @@ def plan(
         from ptenv.install.index import verify_plan
 
         chosen = verify_plan(chosen, machine, data.newest.latest)
-    stale = _stale_data_note(context.env, datetime.date.today())
+    stale = _stale_data_note(context.env, datetime.date.today(), data)
     if stale:
         chosen = replace(chosen, warnings=(*chosen.warnings, stale))
     return PlanResult(machine, chosen)
 
 
-def _stale_data_note(env: Mapping[str, str], today: datetime.date) -> str | None:
+def _stale_data_note(
+    env: Mapping[str, str], today: datetime.date, data: releases.ReleaseData
+) -> str | None:
     """Once (a marker in the data folder remembers it), when the release data is over 60 days
     old and no refresh happened since: PyTorch may have shipped a release ptenv does not know."""
     from ptenv.releases import learned as overlay_file
 
-    folder = overlay_file.data_dir(env)
-    try:
-        overlay = overlay_file.read(folder / overlay_file.FILENAME)
-    except overlay_file.OverlayUnreadable:
-        overlay = None
-    if not overlay_file.is_stale(overlay, today):
+    if not overlay_file.is_stale(data.learned_on, today):
         return None
-    since = overlay.refreshed[:10] if overlay else str(overlay_file.BUILT_IN_DATE)
+    since = str(overlay_file.data_date(data.learned_on))
+    folder = releases.data_dir(env)
     marker = folder / "stale-noted"
     try:
         if marker.is_file() and marker.read_text(encoding="utf-8").strip() == since:
@@ -362,7 +360,7 @@ def refresh_data(
             learn.learn_pypi(pypi_url, data, found, now.date().isoformat())
         except InstallFailed as error:
             raise SourceUnreadable(error.message, error.hint) from None
-    path = overlay_file.data_dir(env) / overlay_file.FILENAME
+    path = releases.overlay_path(env)
     try:
         previous = overlay_file.read(path)
     except overlay_file.OverlayUnreadable:
@@ -396,7 +394,7 @@ def data_summary(env: Mapping[str, str], today: datetime.date) -> DataSummary:
     """`ptenv data show`: the built-in data, the overlay, their ages."""
     from ptenv.releases import learned as overlay_file
 
-    path = overlay_file.data_dir(env) / overlay_file.FILENAME
+    path = releases.overlay_path(env)
     problem = None
     try:
         overlay = overlay_file.read(path)
@@ -408,7 +406,7 @@ def data_summary(env: Mapping[str, str], today: datetime.date) -> DataSummary:
         path=path,
         overlay=overlay,
         problem=problem,
-        stale=overlay_file.is_stale(overlay, today),
+        stale=overlay_file.is_stale(overlay.refreshed if overlay else "", today),
     )
 
 
@@ -451,7 +449,7 @@ def _resolve_for_target(
     machine = _probe_target(overrides, context, data)
     chosen, source, _found = plan_and_source(machine, request, data, options)
     return machine, export.resolve_for_target(
-        chosen, source, machine, insecure=options.insecure, env=dict(context.env)
+        chosen, source, insecure=options.insecure, env=dict(context.env)
     )
 
 

@@ -10,7 +10,6 @@ that are missing (a wheel cut short is fetched again whole). On the target:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from ptenv import redact
 from ptenv.errors import InstallFailed
 from ptenv.install.export import Resolution
+from ptenv.install.lock import sha256_of_file
 
 MANIFEST = "ptenv-bundle.json"
 BUNDLE_SCHEMA = "ptenv.bundle/1"
@@ -51,7 +51,7 @@ def build(resolution: Resolution, folder: Path, progress: Callable[[str], None])
             )
         name = package.filename or urllib.parse.unquote(package.url.rsplit("/", 1)[-1])
         target = folder / name
-        if not (target.is_file() and _sha256(target) == package.sha256):
+        if not (target.is_file() and sha256_of_file(target) == package.sha256):
             progress(f"bundle: {name}")
             _fetch(package.url, target, package.sha256)
             fetched += 1
@@ -102,7 +102,7 @@ def _fetch(url: str, target: Path, sha256: str) -> None:
                 raise InstallFailed(
                     f"Cannot download {error.url}: {error.reason}.", hint=error.hint
                 ) from None
-        found = _sha256(partial)
+        found = sha256_of_file(partial)
         if found != sha256:
             raise InstallFailed(
                 f"{target.name} arrived with sha256 {found}, not the {sha256} the index "
@@ -112,11 +112,3 @@ def _fetch(url: str, target: Path, sha256: str) -> None:
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()

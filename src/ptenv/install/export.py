@@ -12,11 +12,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ptenv.errors import InstallFailed, UsageError
 from ptenv.install import backends as installers
 from ptenv.install import lock as lockfile
 from ptenv.install import vetting
 from ptenv.install.sources import Source
-from ptenv.models import Machine, Plan
+from ptenv.models import Plan
 
 # ptenv platform -> uv's --python-platform (the manylinux floor torch's wheels need)
 UV_PLATFORMS = {
@@ -35,16 +36,9 @@ class Resolution:
 
 
 def resolve_for_target(
-    plan: Plan,
-    source: Source,
-    machine: Machine,
-    *,
-    insecure: bool,
-    env: dict[str, str],
+    plan: Plan, source: Source, *, insecure: bool, env: dict[str, str]
 ) -> Resolution:
     """Every wheel the target needs, resolved by uv for its Python and platform."""
-    from ptenv.errors import UsageError  # noqa: PLC0415
-
     platform = UV_PLATFORMS.get(plan.platform)
     if platform is None:
         raise UsageError(
@@ -87,16 +81,10 @@ def requirements_text(resolution: Resolution) -> str:
     lines += [f"--find-links {link}" for link in source.find_links]
     for package in sorted(resolution.packages, key=lambda p: p.name.lower()):
         if not package.sha256:
-            raise lockfile_error(package)
+            raise InstallFailed(
+                f"The index gave no sha256 for {package.name} {package.version}, so it cannot "
+                "be pinned by hash.",
+                hint="Use an index that publishes hashes (PEP 503 #sha256= fragments or PEP 691).",
+            )
         lines.append(f"{package.name}=={package.version} --hash=sha256:{package.sha256}")
     return "\n".join(lines) + "\n"
-
-
-def lockfile_error(package: lockfile.LockedPackage) -> Exception:
-    from ptenv.errors import InstallFailed  # noqa: PLC0415
-
-    return InstallFailed(
-        f"The index gave no sha256 for {package.name} {package.version}, so it cannot be "
-        "pinned by hash.",
-        hint="Use an index that publishes hashes (PEP 503 #sha256= fragments or PEP 691).",
-    )

@@ -19,7 +19,8 @@ from packaging.version import Version
 from ptenv import _http, redact
 from ptenv.install import index
 from ptenv.models import Variant, VariantKind
-from ptenv.releases import ReleaseData
+from ptenv.releases import Release, ReleaseData
+from ptenv.releases.coverage import split_arch_list
 from ptenv.releases.learned import LearnedArch, LearnedPatch, Provenance
 from ptenv.releases.wheelfile import WheelUnreadable
 from ptenv.releases.wheelinfo import WheelFacts, inspect_wheel
@@ -120,7 +121,7 @@ def learn(
         if release is None or patch not in release.patches:
             learned.patches.append(_patch(patch, usable, shown_base, today))
         else:
-            _compare(release.variants, patch, usable, data, learned)
+            _compare(release, patch, usable, learned)
         for key, sample in _one_wheel_per_build(usable).items():
             variant, platform = key
             if Variant.parse(variant).kind is not VariantKind.CUDA:
@@ -128,7 +129,7 @@ def learn(
             known = release is not None and patch in release.patches
             if known and data.arches(variant, platform, patch) is not None:
                 continue  # the built-in data has its list: not re-read
-            _read_arches(sample, patch, variant, platform, today, inspect, learned)
+            _read_arches(sample, patch, variant, today, inspect, learned)
     return learned
 
 
@@ -166,20 +167,12 @@ def _patch(patch: Version, items: list[Seen], base: str, today: str) -> LearnedP
     )
 
 
-def _compare(
-    known: dict[str, tuple[str, ...]],
-    patch: Version,
-    items: list[Seen],
-    data: ReleaseData,
-    learned: Learned,
-) -> None:
+def _compare(release: Release, patch: Version, items: list[Seen], learned: Learned) -> None:
     """A patch the data has: where the index shows more, say so (the data is not changed)."""
-    release = data.release(f"{patch.major}.{patch.minor}")
-    assert release is not None
     for platform in sorted({i.platform for i in items}):
         listed = {v.tag for v in release.variants_for(platform, patch)}
         extra = sorted({i.variant for i in items if i.platform == platform} - listed)
-        if extra and platform in known:
+        if extra and platform in release.variants:
             learned.notes.append(
                 f"the index has torch {patch} {', '.join(extra)} for {platform}, which the "
                 "built-in data does not list (kept as it is; report it if it is real)"
@@ -197,41 +190,42 @@ def _one_wheel_per_build(items: list[Seen]) -> dict[tuple[str, str], Seen]:
 def _read_arches(
     sample: Seen,
     patch: Version,
-    variant: str,
-    platform: str,
+    variant: str | None,
     today: str,
     inspect: Callable[[str], WheelFacts],
     learned: Learned,
-) -> None:
+    *,
+    pypi: bool = False,
+) -> WheelFacts | None:
+    """Read one wheel and learn its architecture list (for `variant`, else the variant the
+    wheel itself says: PyPI's are untagged); None when it cannot be read."""
     shown = redact.url(sample.url)
     try:
         facts = inspect(sample.url)
     except (_http.HttpError, WheelUnreadable, OSError) as error:
         learned.notes.append(
-            f"the architecture list of torch {patch} {variant} on {platform} stays unknown: "
-            f"{shown} could not be read ({error})"
+            f"the architecture list of torch {patch} {variant or '(PyPI)'} on {sample.platform} "
+            f"stays unknown: {shown} could not be read ({error})"
         )
-        return
+        return None
     learned.bytes_read += facts.fetched
-    if not facts.sass and not facts.ptx:
-        learned.notes.append(f"{shown} names no GPU architectures in its build flags")
-        return
+    sass, ptx = split_arch_list((*facts.sass, *facts.ptx))
+    if not sass and not ptx:
+        if not pypi:
+            learned.notes.append(f"{shown} names no GPU architectures in its build flags")
+        return facts
     learned.arches.append(
         LearnedArch(
-            variant=variant,
-            platform=platform,
+            variant=variant or facts.variant or "cpu",
+            platform=sample.platform,
             torch=str(patch),
-            sass=tuple(dict.fromkeys(_capability(code) for code in facts.sass)),
-            ptx=tuple(dict.fromkeys(_capability(code) for code in facts.ptx)),
+            sass=tuple(dict.fromkeys(str(cc) for cc in sass)),
+            ptx=tuple(dict.fromkeys(str(cc) for cc in ptx)),
             provenance=Provenance(url=shown, date=today, how="range reads of the wheel"),
+            pypi=pypi,
         )
     )
-
-
-def _capability(code: str) -> str:
-    """sm_90 / sm_100a / compute_120 -> 9.0 / 10.0 / 12.0."""
-    digits = code.split("_", 1)[1].rstrip("abcdefghijklmnopqrstuvwxyz")
-    return f"{digits[:-1]}.{digits[-1]}"
+    return facts
 
 
 def _variant_order(tag: str) -> tuple[int, str]:
@@ -294,25 +288,5 @@ def _pypi_build(
     """The variant of PyPI's wheel on one platform (its own SASS list learned with it)."""
     if not sample.platform.startswith("linux-"):
         return "cpu"  # PyPI's Windows and macOS wheels are the CPU build
-    try:
-        facts = inspect(sample.url)
-    except (_http.HttpError, WheelUnreadable, OSError) as error:
-        learned.notes.append(f"{redact.url(sample.url)} could not be read ({error})")
-        return None
-    learned.bytes_read += facts.fetched
-    variant = facts.variant or "cpu"
-    if facts.sass:
-        learned.arches.append(
-            LearnedArch(
-                variant=variant,
-                platform=sample.platform,
-                torch=str(patch),
-                sass=tuple(dict.fromkeys(_capability(c) for c in facts.sass)),
-                ptx=tuple(dict.fromkeys(_capability(c) for c in facts.ptx)),
-                provenance=Provenance(
-                    url=redact.url(sample.url), date=today, how="range reads of the wheel"
-                ),
-                pypi=True,
-            )
-        )
-    return variant
+    facts = _read_arches(sample, patch, None, today, inspect, learned, pypi=True)
+    return None if facts is None else facts.variant or "cpu"

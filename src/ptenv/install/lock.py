@@ -11,6 +11,7 @@ key. The JSON `ptenv.lock` of earlier releases is still read, with a deprecation
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -443,3 +444,12 @@ def drift(locked: dict[str, Any], current: dict[str, Any]) -> list[str]:
                 f"{current.get(key) or 'none'} now"
             )
     return changes
+
+
+def sha256_of_file(path: Path) -> str:
+    """A file's sha256, read in 1 MB blocks (a 3 GB wheel never sits in memory)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -13,7 +13,6 @@ untouched. The venv's own lock is replayed while the request and the machine are
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import sys
@@ -740,12 +739,7 @@ def _locate(source: Source, name: str, version: str, tags: set[Tag]) -> lockfile
 def _sha256_of(file: IndexFile) -> str | None:
     if not file.url.startswith("file://"):
         return None
-    path = Path(unquote(urlsplit(file.url).path))
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return lockfile.sha256_of_file(Path(unquote(urlsplit(file.url).path)))
 
 
 __all__ = ["Environment", "InstallAction", "InstallOptions", "install"]

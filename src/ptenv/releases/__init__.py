@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
@@ -139,6 +140,7 @@ class ReleaseData:
     raw_sources: dict[str, list[str]] = field(default_factory=dict)  # table -> source fields
     rocm_targets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rocm6.4 -> gfx
     rocm_source: str = ""
+    learned_on: str = ""  # when the merged overlay was refreshed (ISO); "" for built-in only
 
     def release(self, minor: str) -> Release | None:
         return next((r for r in self.releases if r.minor == minor), None)
@@ -249,16 +251,30 @@ def _arch_rule(raw: dict[str, Any]) -> ArchRule:
     )
 
 
+LEARNED_FILE = "learned.toml"
+
+
+def data_dir(env: Mapping[str, str]) -> Path:
+    """The user data folder: PTENV_DATA_DIR, else $XDG_DATA_HOME/ptenv, ~/.local/share/ptenv."""
+    if env.get("PTENV_DATA_DIR"):
+        return Path(env["PTENV_DATA_DIR"])
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ptenv"
+
+
+def overlay_path(env: Mapping[str, str]) -> Path:
+    """Where `ptenv data refresh` keeps what it learned (see learned.py)."""
+    return data_dir(env) / LEARNED_FILE
+
+
 def load() -> ReleaseData:
     """The built-in data plus the user's overlay (PTENV_DATA_DIR/learned.toml) when there is a
     readable one; a broken overlay is ignored here (`ptenv data show` names it)."""
-    from ptenv.releases import learned  # noqa: PLC0415 - learned.py imports this module
-
-    path = learned.data_dir(os.environ) / learned.FILENAME
+    path = overlay_path(os.environ)
     try:
         stamp = path.stat().st_mtime_ns
     except OSError:
-        return built_in()
+        return built_in()  # the common case: learned.py is not even imported
     return _with_overlay(str(path), stamp)
 
 

@@ -2,7 +2,8 @@
 
 The built-in data (torch.toml) is checked against primary sources before each ptenv release;
 PyTorch ships more often than that. The overlay, `learned.toml` in the user data folder
-(`PTENV_DATA_DIR`, else `$XDG_DATA_HOME/ptenv`, else `~/.local/share/ptenv`), holds what a
+(`releases.overlay_path`: `PTENV_DATA_DIR`, else `$XDG_DATA_HOME/ptenv`, else
+`~/.local/share/ptenv`), holds what a
 refresh read off an index: new releases and patches (their variants, Pythons, glibc floor),
 the architecture lists of builds the data has none for, and the differences it saw. Every
 fact records where it was read and when. It only ever adds: a built-in fact is never
@@ -34,16 +35,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 LEARNED_SCHEMA = "ptenv.learned/1"
-FILENAME = "learned.toml"
 BUILT_IN_DATE = datetime.date(2026, 12, 2)  # torch.toml last checked against its sources
 STALE_AFTER = datetime.timedelta(days=60)
-
-
-def data_dir(env: Mapping[str, str]) -> Path:
-    if env.get("PTENV_DATA_DIR"):
-        return Path(env["PTENV_DATA_DIR"])
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "ptenv"
 
 
 @dataclass(frozen=True)
@@ -237,7 +230,13 @@ def merge(data: ReleaseData, overlay: Overlay) -> ReleaseData:
         )
     ordered = tuple(sorted(releases.values(), key=lambda r: r.version))
     sources = {**data.sources, "LEARNED": f"ptenv data refresh ({overlay.source})"}
-    return replace(data, releases=ordered, arch_rules=tuple(rules), sources=sources)
+    return replace(
+        data,
+        releases=ordered,
+        arch_rules=tuple(rules),
+        sources=sources,
+        learned_on=overlay.refreshed,
+    )
 
 
 def _has_rule(data: ReleaseData, arch: LearnedArch, version: Version) -> bool:
@@ -302,13 +301,17 @@ def _with_patch(
     )
 
 
-def is_stale(overlay: Overlay | None, today: datetime.date) -> bool:
-    """The data (built-in, or the last refresh) is older than 60 days."""
+def data_date(refreshed: str) -> datetime.date:
+    """The newer of the built-in data's date and a refresh's (ISO timestamp, "" for none)."""
     newest = BUILT_IN_DATE
-    if overlay is not None:
-        with contextlib.suppress(ValueError):
-            newest = max(newest, datetime.date.fromisoformat(overlay.refreshed[:10]))
-    return today - newest > STALE_AFTER
+    with contextlib.suppress(ValueError):
+        newest = max(newest, datetime.date.fromisoformat(refreshed[:10]))
+    return newest
+
+
+def is_stale(refreshed: str, today: datetime.date) -> bool:
+    """The data (built-in, or the last refresh) is older than 60 days."""
+    return today - data_date(refreshed) > STALE_AFTER
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ class Archive:
     members: dict[str, Member]
     read: Callable[[int, int], bytes]
     fetched: int = 0  # bytes read so far: the honest cost of looking
+    held: bytes = b""  # the end of the file, already read for the directory
+    held_start: int = 0
 
     @property
     def unpacked(self) -> int:
@@ -84,6 +86,9 @@ class Archive:
 
     def _read(self, start: int, length: int) -> bytes:
         length = max(0, min(length, self.size - start))
+        offset = start - self.held_start
+        if offset >= 0 and offset + length <= len(self.held):
+            return self.held[offset : offset + length]  # a small wheel: read once, not twice
         data = self.read(start, length) if length else b""
         self.fetched += len(data)
         return data
@@ -111,10 +116,7 @@ def _open_local(location: str, path: Path) -> Archive:
             return handle.read(length)
 
     tail_start = max(0, size - _TAIL)
-    tail = read(tail_start, size - tail_start)
-    archive = _parse(location, size, tail_start, tail, read)
-    archive.fetched += len(tail)
-    return archive
+    return _parse(location, size, tail_start, read(tail_start, size - tail_start), read)
 
 
 def _open_remote(url: str) -> Archive:
@@ -123,9 +125,7 @@ def _open_remote(url: str) -> Archive:
     def read(start: int, length: int) -> bytes:
         return _http.get_range(url, start, length).data
 
-    archive = _parse(url, last.size, last.start, last.data, read)
-    archive.fetched += len(last.data)
-    return archive
+    return _parse(url, last.size, last.start, last.data, read)
 
 
 def _parse(
@@ -141,17 +141,20 @@ def _parse(
         directory_size, directory_offset = _zip64_directory(tail, at, tail_start, read)
     if directory_size > MAX_DIRECTORY or directory_offset + directory_size > size:
         raise WheelUnreadable("its central directory lies outside the file")
-    extra_read = 0
-    if directory_offset >= tail_start:
-        begin = directory_offset - tail_start
-        directory = tail[begin : begin + directory_size]
-    else:  # the part before the tail, joined to the part already read
-        head = read(directory_offset, tail_start - directory_offset)
-        extra_read = len(head)
-        directory = (head + tail)[:directory_size]
-    archive = Archive(location=location, size=size, members=_members(directory), read=read)
-    archive.fetched += extra_read
-    return archive
+    held, held_start = tail, tail_start
+    if directory_offset < tail_start:  # the part before the tail, joined to the part read
+        held = read(directory_offset, tail_start - directory_offset) + tail
+        held_start = directory_offset
+    begin = directory_offset - held_start
+    return Archive(
+        location=location,
+        size=size,
+        members=_members(held[begin : begin + directory_size]),
+        read=read,
+        fetched=len(held),
+        held=held,
+        held_start=held_start,
+    )
 
 
 def _zip64_directory(

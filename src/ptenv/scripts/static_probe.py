@@ -70,18 +70,13 @@ def _distributions(installed: list[tuple[str, str, str, str]]) -> dict[str, list
     return found
 
 
-def _torch_files(
-    installed: list[tuple[str, str, str, str]],
-) -> tuple[str | None, list[str], str, str | None]:
+def _torch_files(torch: tuple[str, str, str, str]) -> tuple[str, list[str], str, str]:
     """(version.py text, requires, arch flags text, torch location) without importing torch.
 
     A torch distribution without torch/version.py (a broken install) still reports its
     metadata version, as `__version__ = '<version>'`.
     """
-    torch = [item for item in installed if item[0] == "torch"]
-    if not torch:
-        return None, [], "", None
-    _, version, meta, entry = torch[0]
+    _, version, meta, entry = torch
     requires = _headers(meta).get("requires-dist", [])
     root = os.path.join(entry, "torch")
     texts = []
@@ -153,7 +148,7 @@ def _arch_list(flags_text: str) -> list[str]:
 
 def main() -> None:
     installed = _installed()
-    version_text, requires, flags_text, torch_root = _torch_files(installed)
+    torch = next((item for item in installed if item[0] == "torch"), None)
     include = sysconfig.get_paths().get("include") or ""
     document: dict[str, object] = {
         "python": {
@@ -169,8 +164,8 @@ def main() -> None:
         "torch": None,
         "compilers": {name: shutil.which(name) for name in ("cc", "gcc", "c++", "g++", "clang")},
     }
-    if version_text is not None:
-        torch = next(item for item in installed if item[0] == "torch")
+    if torch is not None:
+        version_text, requires, flags_text, torch_root = _torch_files(torch)
         document["torch"] = {
             "location": torch_root,
             "version_py": _version_fields(version_text),
