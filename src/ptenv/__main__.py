@@ -1,3 +1,3 @@
-from ptenv.cli import main
+from ptenv.entry import main
 
 main()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from ptenv import DEFAULT_INDEX_BASE, __version__
-from ptenv.errors import ExitCode, PtenvError, UsageError
+from ptenv.errors import ExitCode, PtenvError, Stopped, UsageError, stop_on_signals
 
 if TYPE_CHECKING:
     from ptenv.install.sources import SourceOptions
@@ -279,33 +278,12 @@ def _output_file(path: Path | None, flag: str) -> None:
         )
 
 
-class Stopped(BaseException):
-    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (children killed, staging removed)."""
-
-    def __init__(self, number: int) -> None:
-        super().__init__(number)
-        self.number = number
-        self.name = signal.Signals(number).name
-
-
-def _raise_stopped(number: int, _frame: object) -> None:
-    raise Stopped(number)
-
-
-def _stop_on_signals() -> None:
-    """CI cancels, `timeout` and Slurm send SIGTERM; a closed terminal sends SIGHUP."""
-    for name in ("SIGTERM", "SIGHUP"):
-        number = getattr(signal, name, None)
-        if number is not None:
-            signal.signal(number, _raise_stopped)
-
-
 def _guarded(schema: str, as_json: bool, body: Callable[[], int], verbose: bool = False) -> None:
     """Run a command body; turn ptenv's errors, Ctrl-C and bugs into one line and an exit code."""
     from ptenv import report
 
     report.safe_streams()
-    _stop_on_signals()
+    stop_on_signals()
     http = sys.modules.get("ptenv._http")
     if http is not None:  # one run, one page cache (tests run many commands in one process)
         http.configure(None)

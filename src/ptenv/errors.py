@@ -5,6 +5,7 @@ The core raises these; only the CLI turns them into exit statuses and messages.
 
 from __future__ import annotations
 
+import signal
 from enum import IntEnum
 
 
@@ -61,3 +62,24 @@ class SourceUnreadable(PtenvError):
 
     code = "unreadable"
     exit_code = ExitCode.UNREADABLE
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (children killed, staging removed)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+        self.name = signal.Signals(number).name
+
+
+def _raise_stopped(number: int, _frame: object) -> None:
+    raise Stopped(number)
+
+
+def stop_on_signals() -> None:
+    """CI cancels, `timeout` and Slurm send SIGTERM; a closed terminal sends SIGHUP."""
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, _raise_stopped)

@@ -16,9 +16,50 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ptenv.errors import InstallFailed
+from ptenv.errors import InstallFailed, UsageError
 
 MAX_SCRIPT_BYTES = 1 << 20
+
+
+def refuse_unsafe_target(target: Path) -> None:
+    """UsageError unless target is a path ptenv may build a venv at and swap in."""
+    try:
+        _check_target(target)
+    except OSError as error:  # a name too long, a path through a file, no permission
+        raise UsageError(
+            f"--venv {target}: {error.strerror or error}.",
+            hint="Choose a shorter path in a folder you can write to.",
+        ) from None
+
+
+def _check_target(target: Path) -> None:
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UsageError(
+            f"--venv {target}: {folder} is a file, not a folder.",
+            hint="Choose a path whose parents are folders.",
+        )
+    if any(len(part.encode()) > 255 for part in target.parts):
+        raise UsageError(
+            f"--venv {str(target)[:60]}...: a name in it is longer than 255 bytes.",
+            hint="Choose a shorter name.",
+        )
+    own = Path(sys.prefix).absolute()
+    if target == own or own.is_relative_to(target):
+        raise UsageError(
+            f"{target} is the environment ptenv itself runs from.",
+            hint="Install torch into another venv (--venv PATH); replacing the "
+            "running environment could break ptenv midway.",
+        )
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--venv {target} is a file.", hint="Choose a folder for the venv.")
+    if target.is_dir() and not (target / "pyvenv.cfg").is_file() and any(target.iterdir()):
+        raise UsageError(
+            f"--venv {target} is a non-empty folder that is not a venv.",
+            hint="ptenv only replaces virtual environments; choose another path.",
+        )
 
 
 def staging_path(target: Path, pid: int | None = None) -> Path:

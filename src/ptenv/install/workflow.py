@@ -26,13 +26,12 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.tags import Tag
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from ptenv import _proc, releases
 from ptenv.context import Context
 from ptenv.errors import InstallFailed, PtenvError, UsageError
 from ptenv.install import backends as installers
-from ptenv.install import index, staging, vetting
+from ptenv.install import index, noop, staging, vetting
 from ptenv.install import lock as lockfile
 from ptenv.install.availability import plan_and_source
 from ptenv.install.index import IndexFile
@@ -45,9 +44,10 @@ from ptenv.install.sources import (
     list_project,
     read_pip_config,
 )
-from ptenv.models import Machine, Pin, Plan, Request, VariantKind, VenvInfo
+from ptenv.models import Machine, Plan, Request, VariantKind, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
-from ptenv.probe.venv import interpreter_of, probe_venv, run_static_probe
+from ptenv.probe.venv import probe_venv, run_static_probe
+from ptenv.scripts import interpreter_of
 
 CUDA_BUILD_BYTES = 6 * 10**9  # a CUDA torch venv is ~5.4 GB (measured), plus the cache
 CPU_BUILD_BYTES = 10**9
@@ -137,7 +137,7 @@ class _Decision:
 
 def install(request: Request, options: InstallOptions, context: Context) -> Environment:
     path = options.venv.absolute()
-    _refuse_unsafe_target(path)
+    staging.refuse_unsafe_target(path)
     backend = installers.choose(options.installer)
     # A dry run only reads: no lock file, no folder, no clean-up of others' leftovers.
     guard = contextlib.nullcontext() if options.dry_run else staging.install_lock(path)
@@ -180,7 +180,7 @@ def install(request: Request, options: InstallOptions, context: Context) -> Envi
             context.progress(f"repair: {damaged}; torch is installed again")
         repair = options.reinstall or bool(damaged)
         existing = target.existing
-        if existing is not None and not repair and _already_installed(existing, decision.plan):
+        if existing is not None and not repair and noop.already_installed(existing, decision.plan):
             return replace(planned, action=InstallAction.ALREADY_INSTALLED)
         _confirm_replacement(target, decision.plan, options, context.confirm)
         if options.dry_run:
@@ -201,12 +201,12 @@ def _decide(request: Request, options: InstallOptions, machine: Machine, venv: P
     the same request on the same machine; --upgrade, another request or a changed machine
     resolve afresh (and the new lock replaces it)."""
     warnings: list[str] = []
-    asked = _request_record(request)
+    asked = noop.request_record(request.torch, request.cuda, request.with_packages)
     locked = lockfile.read(options.lock) if options.lock and options.lock.exists() else None
     if locked is None and options.lock is None and not options.upgrade:
         own = lockfile.default_path(venv)
         candidate = lockfile.read(own) if own.is_file() else None
-        if candidate is not None and _fits(candidate, asked, machine):
+        if candidate is not None and noop.own_lock_fits(candidate, asked, machine):
             locked = candidate
     if locked is not None:
         plan, source = _plan_from_lock(locked, machine, warnings)
@@ -224,16 +224,6 @@ def _decide(request: Request, options: InstallOptions, machine: Machine, venv: P
         warnings=tuple(warnings),
         request=asked,
     )
-
-
-def _request_record(request: Request) -> dict[str, object]:
-    """What the user asked for, as the lock records it: a different ask resolves afresh."""
-    return {"torch": request.torch, "cuda": request.cuda, "with": list(request.with_packages)}
-
-
-def _fits(lock: lockfile.Lock, asked: dict[str, object], machine: Machine) -> bool:
-    same_machine = not lockfile.drift(lock.fingerprint, lockfile.fingerprint(machine))
-    return not lock.old_format and lock.request == asked and same_machine
 
 
 def _build(
@@ -350,7 +340,7 @@ def _confirm_replacement(
     existing = target.existing
     if existing is None or existing.torch is None or options.dry_run or options.yes:
         return
-    if _already_installed(existing, plan):
+    if noop.already_installed(existing, plan):
         return  # the same build written again (a repair): nothing is replaced
     torch = plan.packages[0]
     if not confirm(f"{target.path} has torch {existing.torch.version}; replace it with {torch}?"):
@@ -361,46 +351,6 @@ def _confirm_replacement(
 
 
 # --- safety and preflight ------------------------------------------------------------------
-
-
-def _refuse_unsafe_target(target: Path) -> None:
-    try:
-        _check_target(target)
-    except OSError as error:  # a name too long, a path through a file, no permission
-        raise UsageError(
-            f"--venv {target}: {error.strerror or error}.",
-            hint="Choose a shorter path in a folder you can write to.",
-        ) from None
-
-
-def _check_target(target: Path) -> None:
-    folder = target.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise UsageError(
-            f"--venv {target}: {folder} is a file, not a folder.",
-            hint="Choose a path whose parents are folders.",
-        )
-    if any(len(part.encode()) > 255 for part in target.parts):
-        raise UsageError(
-            f"--venv {str(target)[:60]}...: a name in it is longer than 255 bytes.",
-            hint="Choose a shorter name.",
-        )
-    own = Path(sys.prefix).absolute()
-    if target == own or own.is_relative_to(target):
-        raise UsageError(
-            f"{target} is the environment ptenv itself runs from.",
-            hint="Install torch into another venv (--venv PATH); replacing the "
-            "running environment could break ptenv midway.",
-        )
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"--venv {target} is a file.", hint="Choose a folder for the venv.")
-    if target.is_dir() and not (target / "pyvenv.cfg").is_file() and any(target.iterdir()):
-        raise UsageError(
-            f"--venv {target} is a non-empty folder that is not a venv.",
-            hint="ptenv only replaces virtual environments; choose another path.",
-        )
 
 
 def _find_target(path: Path, wanted: str | None, backend: installers.Installer) -> _Target:
@@ -520,13 +470,6 @@ def _pypi_route(request: Request, machine: Machine) -> str | None:
 # --- availability ---------------------------------------------------------------------------
 
 
-def _version(filename_version: str) -> Version | None:
-    try:
-        return Version(filename_version)
-    except InvalidVersion:
-        return None
-
-
 def _damaged(existing: VenvInfo | None) -> str:
     """What is wrong with the venv's torch files, if anything (RECORD sizes)."""
     torch = existing.torch if existing is not None else None
@@ -535,33 +478,12 @@ def _damaged(existing: VenvInfo | None) -> str:
     return f"{len(torch.damaged)} of torch's files are missing or changed ({torch.damaged[0]})"
 
 
-def _already_installed(existing: VenvInfo, plan: Plan) -> bool:
-    for pin in plan.packages:
-        if pin.name == "torch" and existing.torch is not None:
-            have = [existing.torch.version]
-        else:
-            have = list(existing.distributions.get(canonicalize_name(pin.name), ()))
-        if not any(_same_build(_version(v), pin, plan) for v in have):
-            return False
-    return True
-
-
-def _same_build(have: Version | None, pin: Pin, plan: Plan) -> bool:
-    """An untagged pin (PyPI's build) is met by torch/version.py's `2.15.0+cu132`."""
-    if have is None:
-        return False
-    if have == pin.version:
-        return True
-    untagged = pin.name == "torch" and pin.version.local is None
-    return untagged and have.public == pin.version.public and have.local == plan.variant.tag
-
-
 def _confirm_untagged_build(after: VenvInfo, plan: Plan, machine: Machine) -> None:
     """PyPI's torch carries its build only in torch/version.py: check it is the planned one."""
     pin = plan.packages[0]
     if pin.version.local is not None or machine.os.system == "macos" or after.torch is None:
         return
-    have = _version(after.torch.version)
+    have = noop.parse_version(after.torch.version)
     if have is not None and have.local != plan.variant.tag:
         raise InstallFailed(
             f"The untagged torch {pin.version} installed turned out to be the "
@@ -723,7 +645,7 @@ def _locate(source: Source, name: str, version: str, tags: set[Tag]) -> lockfile
             files = index.fetch_project(source.default_index, name)
     except InstallFailed:
         files = []
-    wanted = _version(version)
+    wanted = noop.parse_version(version)
     for wheel in index.wheels(files, name):
         if wheel.version == wanted and wheel.tags & tags:
             return lockfile.LockedPackage(

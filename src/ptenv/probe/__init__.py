@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ptenv.models import AmdInfo, IntelInfo, Machine, NvidiaInfo
 from ptenv.probe import amd, host, intel, jetson, nvidia
 from ptenv.probe._files import read_text
 from ptenv.probe.overrides import TargetOverrides, apply_overrides
-from ptenv.releases import ReleaseData
+
+if TYPE_CHECKING:
+    from ptenv.releases import ReleaseData
 
 __all__ = ["TargetOverrides", "probe_machine"]
 
@@ -19,13 +22,14 @@ def probe_machine(
     env: Mapping[str, str],
     venv_target: Path,
     overrides: TargetOverrides,
-    data: ReleaseData,
+    data: ReleaseData | None = None,
     nvml_loader: Callable[[], nvidia.Nvml | None] = nvidia.load_nvml,
 ) -> Machine:
     """Probe this host (OS, Python, CPU, memory, disk, NVIDIA, AMD) and apply target overrides.
 
     PTENV_SYSROOT=DIR reads the GPUs' /sys, /proc and /dev facts under DIR instead (a recorded
-    machine, a mounted image); NVML and nvidia-smi are then not asked."""
+    machine, a mounted image); NVML and nvidia-smi are then not asked. `data` (the release
+    data, loaded when a --driver override needs it and none is given) maps a driver to CUDA."""
     sysroot = Path(env["PTENV_SYSROOT"]) if env.get("PTENV_SYSROOT") else None
     amd_info, intel_info, jetson_info = AmdInfo(), IntelInfo(), None
     if overrides.describes_nvidia:

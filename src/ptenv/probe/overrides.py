@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ptenv.errors import UsageError
 from ptenv.models import (
@@ -20,7 +21,9 @@ from ptenv.models import (
     PythonInfo,
 )
 from ptenv.probe.host import normalize_arch, normalize_os
-from ptenv.releases import ReleaseData, gpus
+
+if TYPE_CHECKING:  # the release data (40 ms to import) is loaded only where a flag needs it
+    from ptenv.releases import ReleaseData
 
 _PYTHON_PATTERN = re.compile(r"^(?:cp)?3\.?(\d{1,2})(t?)$")
 
@@ -75,6 +78,8 @@ def parse_gpus(text: str) -> tuple[ComputeCapability, ...]:
 
 
 def _parse_gpu(part: str) -> ComputeCapability:
+    from ptenv.releases import gpus  # noqa: PLC0415 - only a --gpu needs the names
+
     named = gpus.by_name(part)
     if named is not None:
         return named
@@ -96,7 +101,9 @@ def _parse_gpu(part: str) -> ComputeCapability:
     return capability
 
 
-def apply_overrides(machine: Machine, overrides: TargetOverrides, data: ReleaseData) -> Machine:
+def apply_overrides(
+    machine: Machine, overrides: TargetOverrides, data: ReleaseData | None = None
+) -> Machine:
     """The probed machine with each given override in place, and named in `overridden`."""
     overridden = list(machine.overridden)
     os_info, arch, python, nvidia = machine.os, machine.arch, machine.python, machine.nvidia
@@ -125,20 +132,7 @@ def apply_overrides(machine: Machine, overrides: TargetOverrides, data: ReleaseD
         python = parse_python(overrides.python)
         overridden.append("python")
     if overrides.driver is not None:
-        driver = parse_driver(overrides.driver)
-        cuda = data.cuda_for_driver(driver)
-        nvidia = replace(
-            nvidia,
-            driver_version=driver,
-            cuda_driver_version=str(cuda) if cuda is not None else None,
-            sources={
-                **nvidia.sources,
-                "driver_version": "override",
-                "cuda_driver_version": "override (driver branch table)",
-            },
-            problem=None,
-            problem_detail=None,
-        )
+        nvidia = _with_driver(nvidia, parse_driver(overrides.driver), data)
         overridden.append("driver")
     if overrides.gpu is not None:
         gpus = tuple(
@@ -157,4 +151,25 @@ def apply_overrides(machine: Machine, overrides: TargetOverrides, data: ReleaseD
         overridden.append("gpu")
     return replace(
         machine, os=os_info, arch=arch, python=python, nvidia=nvidia, overridden=tuple(overridden)
+    )
+
+
+def _with_driver(nvidia: NvidiaInfo, driver: DriverVersion, data: ReleaseData | None) -> NvidiaInfo:
+    """The described driver, with the CUDA version its branch supports."""
+    if data is None:
+        from ptenv import releases  # noqa: PLC0415 - 40 ms that only a --driver needs
+
+        data = releases.load()
+    cuda = data.cuda_for_driver(driver)
+    return replace(
+        nvidia,
+        driver_version=driver,
+        cuda_driver_version=str(cuda) if cuda is not None else None,
+        sources={
+            **nvidia.sources,
+            "driver_version": "override",
+            "cuda_driver_version": "override (driver branch table)",
+        },
+        problem=None,
+        problem_detail=None,
     )

@@ -11,16 +11,9 @@ from typing import Any
 from ptenv import _proc
 from ptenv.errors import UsageError
 from ptenv.models import TorchInstall, VenvInfo
-from ptenv.scripts import script
+from ptenv.scripts import interpreter_of, static_probe_argv
 
 STATIC_PROBE_TIMEOUT_S = 30.0
-
-
-def interpreter_of(venv: Path) -> Path:
-    """<venv>/bin/python on POSIX, <venv>\\Scripts\\python.exe on Windows."""
-    if sys.platform == "win32":
-        return venv / "Scripts" / "python.exe"
-    return venv / "bin" / "python"
 
 
 def default_venv(env: Mapping[str, str], cwd: Path, own_prefix: str = sys.prefix) -> Path | None:
@@ -105,16 +98,26 @@ def parse_static_probe(venv: Path, document: dict[str, object]) -> VenvInfo:
     )
 
 
+def start_static_probe(python: Path) -> _proc.Background:
+    """The static probe, started now and read later by read_static_probe."""
+    return _proc.Background(static_probe_argv(python), env=_proc.clean_env())
+
+
 def run_static_probe(python: Path, what: str) -> dict[str, Any]:
     """The static probe's JSON from `python`; UsageError (naming `what`) if it cannot answer."""
-    argv = [str(python), "-X", "utf8", str(script("static_probe.py"))]
     try:
-        done = _proc.run(argv, timeout=STATIC_PROBE_TIMEOUT_S, env=_proc.clean_env())
+        started = start_static_probe(python)
     except OSError as error:
         raise UsageError(
             f"Cannot run {what} {python}: {error.strerror}.",
             hint="Give (or recreate) a working Python interpreter.",
         ) from None
+    return read_static_probe(started, python, what)
+
+
+def read_static_probe(started: _proc.Background, python: Path, what: str) -> dict[str, Any]:
+    """The started probe's JSON; UsageError (naming `what`) if it could not answer."""
+    done = started.wait(STATIC_PROBE_TIMEOUT_S)
     if not done.ok:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         reason = "timed out" if done.timed_out else f"exited with {done.returncode}: {last}"
@@ -134,8 +137,13 @@ def run_static_probe(python: Path, what: str) -> dict[str, Any]:
     return document
 
 
-def probe_venv(venv: Path) -> VenvInfo:
-    """Run the static probe with the venv's interpreter; UsageError if it cannot answer."""
+def probe_venv(venv: Path, started: _proc.Background | None = None) -> VenvInfo:
+    """Run the static probe with the venv's interpreter (or read the one `started` for it);
+    UsageError if it cannot answer."""
     python = validate_venv(venv)
-    document = run_static_probe(python, "the venv's interpreter")
+    what = "the venv's interpreter"
+    if started is None:
+        document = run_static_probe(python, what)
+    else:
+        document = read_static_probe(started, python, what)
     return parse_static_probe(venv.absolute(), document)

@@ -96,28 +96,28 @@ def _torch_files(torch: tuple[str, str, str, str]) -> tuple[str, list[str], str,
 
 
 _LIBRARY = re.compile(r"\.(so(\.\d+)*|pyd|dll|dylib)$")
-_LIBRARY_KINDS = (".so", ".pyd", ".dll", ".dylib")
+_ENTRY_MODULES = ("torch/__init__.py", "torch/version.py")
 
 
 def _damaged(meta: str, entry: str) -> list[str]:
     """torch's files that RECORD lists but that are gone or of another size: its shared
     libraries and its two entry modules (a stat each; the hashes would take seconds)."""
     record = os.path.join(os.path.dirname(meta), "RECORD")
-    damaged: list[str] = []
     try:
         with open(record, encoding="utf-8", errors="replace") as handle:
             lines = handle.read().splitlines()
     except OSError:
-        return damaged
-    entry_modules = ("torch/__init__.py,", "torch/version.py,")
+        return []
+    damaged: list[str] = []
     for line in lines:
-        # a cheap test first: 12,000 lines in a CUDA wheel's RECORD, ~150 of them libraries
-        if not line.startswith(entry_modules) and not any(k in line for k in _LIBRARY_KINDS):
-            continue
         path, _, rest = line.partition(",")
+        # cheap tests first: 12,000 lines in a CUDA wheel's RECORD, ~150 of them libraries
+        if path not in _ENTRY_MODULES and not (
+            (".so" in path or path.endswith((".pyd", ".dll", ".dylib"))) and _LIBRARY.search(path)
+        ):
+            continue
         size = rest.rpartition(",")[2]
-        wanted = path in ("torch/__init__.py", "torch/version.py") or _LIBRARY.search(path)
-        if not wanted or not size.isdigit() or path.startswith(".."):
+        if not size.isdigit() or path.startswith(".."):
             continue
         try:
             if os.path.getsize(os.path.join(entry, path)) != int(size):
