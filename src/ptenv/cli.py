@@ -887,7 +887,8 @@ class _PlanFlags:
 
 
 export_app = typer.Typer(
-    help="The plan as files other tools install: hash-pinned requirements, a PEP 751 pylock.",
+    help="The plan as files other tools install: a uv project, hash-pinned requirements, "
+    "a PEP 751 pylock.",
     no_args_is_help=True,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -988,6 +989,144 @@ def export_pylock(
         pypi_mirror, insecure, os_name, arch, python, driver, gpu,
     )  # fmt: skip
     _export("pylock", output, venv, flags, verbose)
+
+
+@export_app.command("uv")
+def export_uv(
+    torch: TorchOption = "latest",
+    cuda: CudaOption = "auto",
+    with_packages: WithOption = "",
+    index_base: IndexBaseOption = DEFAULT_INDEX_BASE,
+    mirror: MirrorOption = None,
+    find_links: FindLinksOption = None,
+    use_pip_config: UsePipConfigOption = False,
+    pypi: PypiOption = False,
+    pypi_mirror: PypiMirrorOption = None,
+    insecure: InsecureOption = False,
+    project: Annotated[
+        Path, typer.Option("--project", metavar="DIR", help="The uv project's folder.")
+    ] = Path(),
+    platforms: Annotated[
+        str,
+        typer.Option(
+            "--platforms",
+            metavar="LIST",
+            help="Resolve for these platforms only ([tool.uv] environments), e.g. "
+            "linux-x86_64,macos-arm64 (default: uv's, every platform).",
+        ),
+    ] = "",
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Change nothing; exit 1 when the project no longer fits the plan."
+        ),
+    ] = False,
+    verbose: VerboseOption = False,
+    os_name: OsOption = None,
+    arch: ArchOption = None,
+    python: PythonOption = None,
+    driver: DriverOption = None,
+    gpu: GpuOption = None,
+) -> None:
+    """Write the plan into a uv project's pyproject.toml: the variant's index (explicit), the
+    sources that route torch and its companions there on the planned platform, and the pins,
+    so that a plain `uv lock` / `uv sync` gets the planned build. Comments and layout stay; a
+    second run changes nothing.
+
+    Exit status: 0 written (or, with --check, it fits), 1 --check found drift, 2 bad usage,
+    3 no compatible build, 4 the source failed.
+    """
+    flags = _PlanFlags(
+        torch, cuda, with_packages, index_base, mirror, find_links, use_pip_config, pypi,
+        pypi_mirror, insecure, os_name, arch, python, driver, gpu,
+    )  # fmt: skip
+
+    def body() -> int:
+        from ptenv import workflows
+        from ptenv.context import Context
+
+        result = workflows.export_uv(
+            flags.overrides(), flags.request(), flags.source(), Context(env=dict(os.environ)),
+            project=project, platforms=[p.strip() for p in platforms.split(",") if p.strip()],
+            check=check,
+        )  # fmt: skip
+        pins = " ".join(map(str, result.plan.packages))
+        if check:
+            if not result.drift:
+                sys.stdout.write(f"{result.pyproject} fits the plan ({pins}).\n")
+                return int(ExitCode.OK)
+            sys.stdout.write(f"{result.pyproject} no longer fits the plan ({pins}):\n")
+            sys.stdout.write("".join(f"  - {change}\n" for change in result.drift))
+            sys.stdout.write("Run `ptenv export uv` (same flags) to update it, then `uv lock`.\n")
+            return int(ExitCode.FINDINGS)
+        if result.changed:
+            sys.stdout.write(f"Wrote {pins} into {result.pyproject}; now run `uv lock`.\n")
+        else:
+            sys.stdout.write(f"{result.pyproject} already holds {pins}: nothing changed.\n")
+        return int(ExitCode.OK)
+
+    _guarded("ptenv.export-uv/1", False, body, verbose)
+
+
+@export_app.command("dockerfile")
+def export_dockerfile(
+    out: Annotated[
+        Path,
+        typer.Option("--out", metavar="DIR", help="The build context to write (made if missing)."),
+    ],
+    torch: TorchOption = "latest",
+    cuda: CudaOption = "auto",
+    with_packages: WithOption = "",
+    index_base: IndexBaseOption = DEFAULT_INDEX_BASE,
+    mirror: MirrorOption = None,
+    find_links: FindLinksOption = None,
+    use_pip_config: UsePipConfigOption = False,
+    pypi: PypiOption = False,
+    pypi_mirror: PypiMirrorOption = None,
+    insecure: InsecureOption = False,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            metavar="IMAGE",
+            help="Base image (default: python:X.Y-slim-bookworm for the planned Python).",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: VerboseOption = False,
+    os_name: OsOption = None,
+    arch: ArchOption = None,
+    python: PythonOption = None,
+    driver: DriverOption = None,
+    gpu: GpuOption = None,
+) -> None:
+    """A Docker build context for the target the flags describe (say --driver 570 --gpu 8.6
+    on a build host without a GPU): Dockerfile on a plain Python image, .dockerignore, the
+    target's lock and ptenv's own wheel. The build replays the lock and runs `ptenv check`.
+
+    Exit status: 0 written, 2 bad usage, 3 no compatible build, 4 the source failed.
+    """
+    flags = _PlanFlags(
+        torch, cuda, with_packages, index_base, mirror, find_links, use_pip_config, pypi,
+        pypi_mirror, insecure, os_name, arch, python, driver, gpu,
+    )  # fmt: skip
+
+    def body() -> int:
+        from ptenv import workflows
+        from ptenv.context import Context
+
+        result = workflows.export_dockerfile(
+            flags.overrides(), flags.request(), flags.source(), Context(env=dict(os.environ)),
+            out=out, base=base,
+        )  # fmt: skip
+        pins = " ".join(map(str, result.plan.packages))
+        sys.stdout.write(f"Wrote a build context for {pins} (Python {result.plan.python}, ")
+        sys.stdout.write(f"{result.plan.platform}) to {result.folder}:\n")
+        sys.stdout.write("".join(f"  {path.name}\n" for path in result.files))
+        sys.stdout.write(f"Build: docker build -t torch-app {result.folder}\n")
+        return int(ExitCode.OK)
+
+    _guarded("ptenv.export-dockerfile/1", False, body, verbose)
 
 
 @app.command()

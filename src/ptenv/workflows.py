@@ -7,6 +7,7 @@ Each probes the machine at most once and hands the Machine down.
 from __future__ import annotations
 
 import datetime
+import os
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -437,6 +438,111 @@ def export_plan(
         venv=venv,
     )
     return lockfile.render(contents, output), chosen
+
+
+@dataclass(frozen=True)
+class UvExport:
+    pyproject: Path
+    plan: Plan
+    changed: bool  # the file was (or, with check, would be) edited
+    drift: tuple[str, ...]  # where the project did not fit before
+
+
+def export_uv(
+    overrides: TargetOverrides,
+    request: Request,
+    options: SourceOptions,
+    context: Context,
+    *,
+    project: Path,
+    platforms: Sequence[str],
+    check: bool,
+) -> UvExport:
+    """`ptenv export uv`: the plan written into the project's pyproject.toml (with check,
+    only compared with it), so that `uv lock` / `uv sync` get the planned build."""
+    from ptenv.install import uvproject
+    from ptenv.install.availability import plan_and_source
+
+    pyproject = project / "pyproject.toml"
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            f"{project} has no pyproject.toml.",
+            hint="Run `uv init` there first, or point --project at the project's folder.",
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"Cannot read {pyproject}: {error}.", hint="Check the file.") from None
+    data = releases.load()
+    machine = _probe_target(overrides, context, data)
+    chosen, source, _found = plan_and_source(machine, request, data, options)
+    config = uvproject.config_for(chosen, source, platforms)
+    drift = tuple(uvproject.drift(text, config, str(pyproject)))
+    edited = uvproject.apply(text, config, str(pyproject))
+    if not check and edited != text:
+        _replace_text(pyproject, edited)
+    return UvExport(pyproject=pyproject, plan=chosen, changed=edited != text, drift=drift)
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Written beside and renamed over, keeping an existing file's mode: never half a file."""
+    fresh = path.with_name(f".{path.name}.ptenv-{os.getpid()}")
+    try:
+        fresh.write_text(text, encoding="utf-8")
+        if path.exists():
+            fresh.chmod(path.stat().st_mode & 0o7777)
+        fresh.replace(path)
+    except OSError as error:
+        fresh.unlink(missing_ok=True)
+        raise UsageError(
+            f"Cannot write {path}: {error.strerror or error}.",
+            hint="Check the folder's permissions.",
+        ) from None
+
+
+@dataclass(frozen=True)
+class DockerExport:
+    folder: Path
+    plan: Plan
+    files: tuple[Path, ...]
+
+
+def export_dockerfile(
+    overrides: TargetOverrides,
+    request: Request,
+    options: SourceOptions,
+    context: Context,
+    *,
+    out: Path,
+    base: str | None,
+) -> DockerExport:
+    """`ptenv export dockerfile`: a build context for the target: Dockerfile, .dockerignore,
+    the target's lock (resolved for its Python and platform) and ptenv's own wheel."""
+    from ptenv.install import dockerfile, selfwheel
+
+    dockerfile.refuse_foreign(out)
+    machine, resolution = _resolve_for_target(overrides, request, options, context)
+    chosen = resolution.plan
+    text = dockerfile.render(chosen, selfwheel.wheel_name(), base)  # refuses non-Linux targets
+    lock = out / dockerfile.LOCK_NAME
+    contents = lockfile.LockContents(
+        plan=chosen, source=resolution.source, machine=machine, packages=resolution.packages,
+        request={"torch": request.torch, "cuda": request.cuda, "with": list(request.with_packages)},
+        venv=Path(dockerfile.VENV),
+    )  # fmt: skip
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lockfile.write(lock, contents)
+        wheel = selfwheel.build(out)
+        _replace_text(out / ".dockerignore", dockerfile.dockerignore(wheel.name))
+        _replace_text(out / "Dockerfile", text)
+    except OSError as error:
+        raise UsageError(
+            f"Cannot write the build context to {out}: {error.strerror or error}.",
+            hint="Give --out a folder you can write.",
+        ) from None
+    files = (out / "Dockerfile", out / ".dockerignore", lock, wheel)
+    return DockerExport(folder=out, plan=chosen, files=files)
 
 
 def _resolve_for_target(

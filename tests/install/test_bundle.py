@@ -4,6 +4,9 @@ the "target" with --find-links and no index at all."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -78,3 +81,37 @@ def test_a_wheel_missing_from_the_bundle_is_named(index: Index, tmp_path: Path) 
                                  str(out), "--torch", "2.15.0", "--cuda", "cpu"])  # fmt: skip
     assert result.exit_code == 4
     assert "filelock" in result.stderr
+
+
+def _unshare_works() -> bool:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    done = subprocess.run([unshare, "-n", "true"], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="needs `unshare -n` (root or user namespaces)")
+def test_the_bundle_installs_with_no_network_at_all_and_an_empty_cache(
+    index: Index, tmp_path: Path
+) -> None:
+    """No network namespace but loopback (down): the install must need nothing but the folder."""
+    out = tmp_path / "bundle"
+    _bundle(index, out)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
+    env |= {"UV_CACHE_DIR": str(tmp_path / "empty-cache"), "PIP_CONFIG_FILE": os.devnull}
+    ptenv = [sys.executable, "-m", "ptenv", "install", "--no-check", "--venv", "env",
+             "--find-links", str(out), "--torch", "2.15.0", "--cuda", "cpu"]  # fmt: skip
+    done = subprocess.run(["unshare", "-n", *ptenv], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, check=False, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    imported = subprocess.run(
+        [str(tmp_path / "env" / "bin" / "python"), "-c", "import torch; print(torch.__version__)"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert imported.stdout.strip() == "2.15.0+cpu", imported.stderr
+    (out / "filelock-3.20.0-py3-none-any.whl").unlink()
+    shutil.rmtree(tmp_path / "env")
+    missing = subprocess.run(["unshare", "-n", *ptenv], capture_output=True, text=True, env=env,
+                             cwd=tmp_path, check=False, timeout=300)  # fmt: skip
+    assert missing.returncode == 4 and "filelock" in missing.stderr, missing.stderr
