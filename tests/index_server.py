@@ -85,6 +85,8 @@ class Index:
     seen_auth: list[str] = field(default_factory=list)  # Authorization headers received
     ranges: bool = True  # answer Range requests with 206 (else the whole file, as some do)
     ranged: list[tuple[str, int, str]] = field(default_factory=list)  # (file, bytes, User-Agent)
+    pages: dict[str, bytes] = field(default_factory=dict)  # "cpu/filelock" -> a page as written
+    #                                                        (a hostile server's own HTML)
 
     def add(self, variant: str, filename: str, requires: tuple[str, ...] = ()) -> Path:
         folder = self.root / variant
@@ -121,6 +123,9 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - smal
             if len(parts) == 3 and parts[0] == "whl":
                 if index.redirect_pages is not None:
                     return self._redirect(f"{index.redirect_pages}/{parts[1]}/{parts[2]}/")
+                written = index.pages.get(f"{parts[1]}/{parts[2]}")
+                if written is not None:
+                    return self._send(200, "text/html", written)
                 return self._project(parts[1], parts[2])
             return self._send(404, "text/plain", b"not found")
 

@@ -89,7 +89,7 @@ def _install_flags(argv: Sequence[str]) -> dict[str, str] | None:
 
 
 def _answer(asked: dict[str, str], env: Mapping[str, str], out: TextIO) -> int | None:
-    venv = Path(asked["venv"]).absolute()
+    venv = staging.real_target(Path(asked["venv"]))
     staging.refuse_unsafe_target(venv)
     python = scripts.interpreter_of(venv)
     if not (venv / "pyvenv.cfg").is_file() or not python.is_file():

@@ -191,6 +191,7 @@ def check(options: CheckOptions, context: Context, machine: Machine | None = Non
             "ptenv install --venv .venv.",
         )
     _validate_launch(options, context)
+    _validate_cache_dir(options.cache_dir)
     try:
         found = doctor(TargetOverrides(), venv_path, context, machine)
     except UsageError:
@@ -218,6 +219,23 @@ def check(options: CheckOptions, context: Context, machine: Machine | None = Non
         found = replace(found, findings=(*extra, *found.findings))
     missing_gpu = options.require_gpu and report.device != "cuda"
     return CheckResult(found, report, missing_gpu)
+
+
+def _validate_cache_dir(cache_dir: Path | None) -> None:
+    """The compile cache must be a folder ptenv can make and write, said before any work
+    (else the venv's interpreter fails at start-up and the import stage is blamed)."""
+    if cache_dir is None:
+        return
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        probe = cache_dir / f".ptenv-writable-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(
+            f"--cache-dir {cache_dir} cannot be used: {error.strerror or error}.",
+            hint="Give --cache-dir a folder you can write (the default is under XDG_CACHE_HOME).",
+        ) from None
 
 
 def _validate_launch(options: CheckOptions, context: Context) -> None:

@@ -65,7 +65,10 @@ class Lock:
 
 
 def default_path(venv: Path) -> Path:
-    """Beside the venv, named for it: ./pylock.venv.toml for ./.venv, pylock.env.toml for env."""
+    """Beside the venv, named for it: ./pylock.venv.toml for ./.venv, pylock.env.toml for env
+    (a symlinked venv's lock is beside the folder it points at, where install builds it)."""
+    if venv.is_symlink():
+        venv = venv.resolve()
     name = venv.name.lstrip(".") or "venv"
     return venv.parent / f"pylock.{name}.toml"
 
@@ -288,8 +291,13 @@ def _pylock(raw: Mapping[str, Any]) -> Lock:
     packages = tuple(_package(entry, n) for n, entry in enumerate(entries))
     if not packages:
         raise _Bad("is damaged: it lists no packages")
+    plan = _plan(_need(tool, "plan", dict, "tool.ptenv."))
+    locked = {(canonicalize_name(p.name), Version(p.version)) for p in packages}
+    for pin in plan.packages:
+        if (canonicalize_name(pin.name), pin.version) not in locked:
+            raise _Bad(f"plans {pin} but lists no such package: replaying it would not install it")
     return Lock(
-        plan=_plan(_need(tool, "plan", dict, "tool.ptenv.")),
+        plan=plan,
         source=_source(_need(tool, "source", dict, "tool.ptenv.")),
         fingerprint=dict(_need(tool, "machine", dict, "tool.ptenv.")),
         packages=packages,

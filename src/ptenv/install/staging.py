@@ -32,7 +32,21 @@ def refuse_unsafe_target(target: Path) -> None:
         ) from None
 
 
+def real_target(venv: Path) -> Path:
+    """The venv's own folder: a symlinked --venv is built and swapped at its target (the
+    link stays and points at the new venv), never replaced by a folder of its own."""
+    path = venv.absolute()
+    return path.resolve() if path.is_symlink() else path
+
+
 def _check_target(target: Path) -> None:
+    if target.is_dir() and os.path.ismount(target):
+        raise UsageError(
+            f"--venv {target} is a mount point (a Docker volume?): ptenv builds the new venv "
+            "beside it and swaps it in, and a mount point cannot be swapped.",
+            hint="Mount the volume one level up and use --venv MOUNT/.venv, or give a venv "
+            "path inside the volume.",
+        )
     folder = target.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -100,9 +114,15 @@ def install_lock(target: Path) -> Iterator[None]:
 
     The lock file is removed again before it is released, so no run leaves it behind.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
     path = lock_path(target)
-    handle = path.open("a+")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+    except OSError as error:  # /proc/self/x, a read-only or full folder
+        raise UsageError(
+            f"--venv {target}: ptenv cannot write in {target.parent} ({error.strerror or error}).",
+            hint="Choose a venv path in a folder you can write to.",
+        ) from None
     try:
         if sys.platform == "win32":  # pragma: no cover
             import msvcrt  # noqa: PLC0415 - exists on Windows only

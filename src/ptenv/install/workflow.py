@@ -136,7 +136,7 @@ class _Decision:
 
 
 def install(request: Request, options: InstallOptions, context: Context) -> Environment:
-    path = options.venv.absolute()
+    path = staging.real_target(options.venv)
     staging.refuse_unsafe_target(path)
     backend = installers.choose(options.installer)
     # A dry run only reads: no lock file, no folder, no clean-up of others' leftovers.
@@ -388,7 +388,7 @@ def _locate_python(wanted: str, backend: installers.Installer) -> str:
                 f"--python {wanted}: no such interpreter.",
                 hint="Give a path to a python executable, or a version like 3.12.",
             )
-        return wanted
+        return str(Path(wanted).absolute())  # ./x is that file, never an x found on PATH
     found = shutil.which(f"python{wanted}")
     if found is None and isinstance(backend, installers.UvInstaller):
         done = _proc.run([backend.uv, "python", "find", "--no-project", wanted], timeout=60)
