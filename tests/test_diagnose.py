@@ -5,10 +5,15 @@ from typing import Any
 
 from ptenv.diagnose import CATALOG, diagnose
 from ptenv.models import (
+    AmdGpu,
+    AmdInfo,
     ComputeCapability,
     DriverVersion,
     Finding,
     Gpu,
+    IntelGpu,
+    IntelInfo,
+    JetsonInfo,
     Machine,
     NvidiaInfo,
     NvidiaProblem,
@@ -17,6 +22,8 @@ from ptenv.models import (
     Severity,
     StorageInfo,
     Toolchain,
+    TorchInstall,
+    VenvInfo,
 )
 from ptenv.probe.venv import probe_venv
 from ptenv.releases import ReleaseData
@@ -269,3 +276,53 @@ def test_cuda_libraries_loaded_from_outside_the_venv() -> None:
     (found,) = check_findings({"libraries_outside_venv": ["/usr/local/cuda/lib64/libcudart.so.12"]})
     assert found.code == "cuda-libraries-outside-venv"
     assert "/usr/local/cuda/lib64/libcudart.so.12" in found.message
+
+
+def _venv_with(version: str, cuda: str | None = None, hip: str | None = None,
+               arch_list: tuple[str, ...] = ()) -> VenvInfo:  # fmt: skip
+    torch = TorchInstall(
+        version=version, cuda=cuda, hip=hip, arch_list=arch_list, requires=(), location=None
+    )
+    return VenvInfo(path="/v", python_executable="/v/bin/python", python_version="3.12.3",
+                    free_threaded=False, python_h=True, distributions={}, torch=torch)  # fmt: skip
+
+
+MI300X = AmdGpu(name="AMD Instinct MI300X", gfx="gfx942", device_id="0x74a1")
+AMD_BOX = make_machine(amd=AmdInfo(gpus=(MI300X,), kfd=True, kfd_access=True))
+
+
+def test_a_cuda_torch_on_an_amd_only_machine_is_an_error(data: ReleaseData) -> None:
+    found = diagnose(AMD_BOX, _venv_with("2.9.1+cu128", cuda="12.8"), data)
+    assert "cuda-torch-on-amd" in codes(found)
+
+
+def test_a_rocm_torch_without_the_gpus_gfx_target_is_an_error(data: ReleaseData) -> None:
+    missing = _venv_with("2.9.1+rocm6.4", hip="6.4", arch_list=("gfx90a", "gfx1100"))
+    assert "rocm-torch-gfx-missing" in codes(diagnose(AMD_BOX, missing, data))
+    fits = _venv_with("2.9.1+rocm6.4", hip="6.4", arch_list=("gfx90a", "gfx942"))
+    assert "rocm-torch-gfx-missing" not in codes(diagnose(AMD_BOX, fits, data))
+
+
+def test_a_cpu_torch_beside_an_amd_gpu_says_the_gpu_has_a_build(data: ReleaseData) -> None:
+    assert "cpu-torch-on-accelerator" in codes(diagnose(AMD_BOX, _venv_with("2.9.1+cpu"), data))
+
+
+def test_an_intel_gpu_without_level_zero_is_a_warning(data: ReleaseData) -> None:
+    arc = IntelGpu(family="Arc B-Series (Battlemage)", device_id="0xe20b", pci="0000:03:00.0",
+                   driver="xe", discrete=True, xpu=True)  # fmt: skip
+    without = make_machine(intel=IntelInfo(gpus=(arc,), level_zero=False))
+    assert "intel-gpu-without-runtime" in codes(diagnose(without, None, data))
+    present = make_machine(intel=IntelInfo(gpus=(arc,), level_zero=True))
+    assert "intel-gpu-without-runtime" not in codes(diagnose(present, None, data))
+
+
+def test_a_server_wheel_on_a_jetson_is_an_error_but_nvidias_jetson_wheel_is_not(
+    data: ReleaseData,
+) -> None:
+    orin = JetsonInfo(model="NVIDIA Jetson AGX Orin Developer Kit", soc="tegra234",
+                      l4t="36.4.3", jetpack="6", compute_capability="8.7")  # fmt: skip
+    board = make_machine(jetson=orin, arch="aarch64")
+    server = _venv_with("2.7.0+cu126", cuda="12.6")
+    assert "jetson-server-wheel" in codes(diagnose(board, server, data))
+    jetson = _venv_with("2.5.0a0+872d972e41.nv24.08", cuda="12.6")
+    assert "jetson-server-wheel" not in codes(diagnose(board, jetson, data))

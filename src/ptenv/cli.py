@@ -508,7 +508,10 @@ def check(
     device: Annotated[
         str,
         typer.Option(
-            "--device", metavar="DEVICE", help="auto (cuda when available), cuda, cpu or mps."
+            "--device",
+            metavar="DEVICE",
+            help="auto (cuda, which is ROCm's too, else xpu, else mps, else cpu), cuda, xpu, "
+            "mps or cpu.",
         ),
     ] = "auto",
     steps: Annotated[
@@ -618,8 +621,8 @@ def check(
     Exit status: 0 all stages passed, 5 a stage (or a rank) failed, 6 --require-gpu and no
     usable GPU, 2 bad usage (no such venv, no interpreter in it).
     """
-    if device not in ("auto", "cuda", "cpu", "mps"):
-        raise typer.BadParameter("use auto, cuda, cpu or mps", param_hint="--device")
+    if device not in ("auto", "cuda", "xpu", "mps", "cpu"):
+        raise typer.BadParameter("use auto, cuda, xpu, mps or cpu", param_hint="--device")
     if compile_mode not in COMPILE_MODES:
         raise typer.BadParameter("use " + ", ".join(COMPILE_MODES), param_hint="--compile-mode")
     if rdzv_endpoint is not None and not _ENDPOINT.match(rdzv_endpoint):

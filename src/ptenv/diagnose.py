@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from ptenv.models import Finding, Gpu, Machine, NvidiaInfo, NvidiaProblem, Severity, VenvInfo
+from ptenv.models import (
+    Finding,
+    Gpu,
+    Machine,
+    NvidiaInfo,
+    NvidiaProblem,
+    Severity,
+    TorchInstall,
+    VenvInfo,
+)
 from ptenv.releases import ReleaseData
 from ptenv.releases.coverage import coverage, split_arch_list
 
@@ -43,6 +52,35 @@ CATALOG: dict[str, Rule] = {
         "AMD GPU present, but no ROCm kernel interface (KFD)",
         "Load the amdgpu driver with KFD (a recent kernel or AMD's amdgpu-dkms); until then "
         "only the CPU build runs (--cuda cpu).",
+    ),
+    "cuda-torch-on-amd": Rule(
+        Severity.ERROR,
+        "A CUDA torch on a machine whose GPUs are AMD",
+        "A CUDA build cannot use an AMD GPU: `ptenv install --cuda auto` plans the ROCm build "
+        "compiled for the card (or says why none is).",
+    ),
+    "cpu-torch-on-accelerator": Rule(
+        Severity.WARNING,
+        "A CPU torch on a machine with a GPU PyTorch has a build for",
+        "`ptenv install --cuda auto` plans that GPU's build (ROCm for AMD, xpu for Intel).",
+    ),
+    "rocm-torch-gfx-missing": Rule(
+        Severity.ERROR,
+        "The ROCm torch is not compiled for this AMD GPU",
+        "`ptenv plan` names a ROCm build that is; HSA_OVERRIDE_GFX_VERSION runs a near "
+        "target's code on it, unsupported and at your own risk.",
+    ),
+    "intel-gpu-without-runtime": Rule(
+        Severity.WARNING,
+        "Intel GPU present, but Intel's Level Zero runtime is not installed",
+        "Install the GPU runtime (Ubuntu: libze1 and intel-opencl-icd; see Intel's client GPU "
+        "driver guide), or torch.xpu.is_available() stays False.",
+    ),
+    "jetson-server-wheel": Rule(
+        Severity.ERROR,
+        "A server (SBSA) CUDA torch on a Jetson",
+        "Jetson boards need NVIDIA's Jetson wheels for their JetPack (`ptenv plan` names the "
+        "way); the aarch64 server wheels do not load on Orin and older boards.",
     ),
     "torch-damaged": Rule(
         Severity.ERROR,
@@ -292,7 +330,13 @@ def diagnose(
     own_venv: bool = False,  # the venv is ptenv's own environment
 ) -> list[Finding]:
     """Every finding for this machine (and venv, and its lock's drift), errors first."""
-    found = [*_driver(machine), *_gpus(machine), *_amd(machine), *_host(machine, data)]
+    found = [
+        *_driver(machine),
+        *_gpus(machine),
+        *_amd(machine),
+        *_intel(machine),
+        *_host(machine, data),
+    ]
     if venv is not None and own_venv and venv.torch is None:
         found.append(
             finding(
@@ -320,6 +364,53 @@ def _amd(machine: Machine) -> Iterator[Finding]:
         yield finding("amd-gpu-without-kfd", f"{names}: the kernel shows no KFD node for it.")
     elif not amd.kfd_access:
         yield finding("amd-kfd-no-access", f"{names}: /dev/kfd exists but cannot be opened.")
+
+
+def _intel(machine: Machine) -> Iterator[Finding]:
+    xpu = [g for g in machine.intel.gpus if g.xpu]
+    if xpu and machine.os.system == "linux" and not machine.intel.level_zero:
+        names = ", ".join(f"{g.family} ({g.device_id})" for g in xpu)
+        yield finding("intel-gpu-without-runtime", f"{names}: libze_loader.so.1 was not found.")
+
+
+def _accelerators(machine: Machine, torch: TorchInstall) -> Iterator[Finding]:
+    """The venv's torch against the machine's non-NVIDIA GPUs (NVIDIA's are checked apart)."""
+    if machine.nvidia.visible_gpus:
+        return
+    amd = machine.amd.visible_gpus
+    jetson = machine.jetson
+    # NVIDIA's Jetson wheels say so in their version (2.5.0a0+872d972e41.nv24.08); Thor
+    # (sm_110) runs the SBSA cu13x wheels by torch's own rule
+    jetson_wheel = ".nv" in torch.version or "+nv" in torch.version
+    if jetson is not None and torch.cuda is not None and not jetson_wheel:
+        if jetson.compute_capability == "11.0":
+            return
+        yield finding(
+            "jetson-server-wheel",
+            f"torch {torch.version} (CUDA {torch.cuda}) in this venv is a server build; this is "
+            f"{jetson.model}.",
+        )
+    elif amd and torch.cuda is not None:
+        names = ", ".join(g.name for g in amd)
+        yield finding(
+            "cuda-torch-on-amd", f"torch {torch.version} is a CUDA build; the GPUs are {names}."
+        )
+    elif amd and torch.hip is not None:
+        targets = set(torch.arch_list)
+        for gpu in amd:
+            if targets and gpu.gfx is not None and gpu.gfx not in targets:
+                yield finding(
+                    "rocm-torch-gfx-missing",
+                    f"{gpu.name} ({gpu.gfx}) is not among torch {torch.version}'s targets "
+                    f"({' '.join(sorted(targets))}).",
+                )
+    elif torch.hip is None and torch.cuda is None:
+        others = [g.name for g in amd] + [g.family for g in machine.intel.gpus if g.xpu]
+        if others and "xpu" not in torch.version:
+            yield finding(
+                "cpu-torch-on-accelerator",
+                f"torch {torch.version} is a CPU build, but {', '.join(others)} is here.",
+            )
 
 
 def _driver(machine: Machine) -> Iterator[Finding]:
@@ -577,6 +668,7 @@ def _venv(machine: Machine, venv: VenvInfo, data: ReleaseData) -> Iterator[Findi
             f"files are missing or of the wrong size ({shown}).",
         )
     yield from _pins(venv)
+    yield from _accelerators(machine, torch)
     gpus = machine.nvidia.visible_gpus
     if not gpus:
         return

@@ -359,6 +359,13 @@ def _automatic(
     if not gpus:
         return _without_nvidia(machine, candidates, data, reasons, warnings)
     labels = ", ".join(_gpu_label(g) for g in gpus if g.compute_capability) or "unknown GPUs"
+    others = [f"{g.name} ({g.gfx or 'gfx unknown'})" for g in machine.amd.visible_gpus]
+    others += [f"{g.family} ({g.device_id})" for g in machine.intel.gpus if g.xpu]
+    if others:  # mixed vendors: NVIDIA by default, never the other card in silence
+        warnings.append(
+            f"Also here: {', '.join(others)}. This plan is for the NVIDIA GPU(s); "
+            "--cuda rocmX.Y or --cuda xpu plans for the other card instead."
+        )
     driver = machine.nvidia.driver_version or "unknown"
     driver_cuda = _driver_cuda(machine, data)
     reasons.append(

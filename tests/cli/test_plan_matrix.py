@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -95,3 +96,38 @@ def test_matrix_table_for_people() -> None:
 def test_matrix_bad_platform() -> None:
     result = runner.invoke(app, ["matrix", "--platform", "solaris"])
     assert result.exit_code == 2
+
+
+def _plan(*args: str) -> tuple[int, dict[str, Any], str]:
+    result = runner.invoke(app, ["plan", "--json", "--python", "3.12", "--os", "linux",
+                                 "--arch", "x86_64", *args])  # fmt: skip
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def test_an_amd_gfx_target_is_planned_a_rocm_build_that_lists_it() -> None:
+    code, document, _ = _plan("--gpu", "gfx942")
+    assert code == 0, document
+    assert str(document["variant"]).startswith("rocm")
+    assert any("gfx942" in str(r) for r in document["reasons"])
+    code, several, _ = _plan("--gpu", "gfx1100,gfx90a")
+    assert code == 0 and str(several["variant"]).startswith("rocm")
+
+
+def test_a_gfx_target_no_rocm_build_serves_is_exit_3_and_a_near_miss_names_the_override() -> None:
+    code, document, _ = _plan("--gpu", "gfx803")
+    assert code == 3 and "gfx803" in document["error"]["message"]
+    code, document, _ = _plan("--gpu", "gfx1031")
+    assert code == 3
+    hint = document["error"]["hint"]
+    assert "gfx1031 is not gfx1030" in hint and "HSA_OVERRIDE_GFX_VERSION=10.3.0" in hint
+
+
+def test_an_nvidia_and_an_amd_gpu_plan_cuda_and_name_the_other_card() -> None:
+    code, document, _ = _plan("--gpu", "gfx942,8.6", "--driver", "570.86.15")
+    assert code == 0 and str(document["variant"]).startswith("cu")
+    assert any("gfx942" in str(w) and "--cuda" in str(w) for w in document["warnings"])
+
+
+def test_a_misspelt_gfx_target_is_exit_2() -> None:
+    result = runner.invoke(app, ["plan", "--gpu", "gfx94z"])
+    assert result.exit_code == 2 and "gfx" in result.stderr

@@ -67,8 +67,11 @@ class Lock:
 def default_path(venv: Path) -> Path:
     """Beside the venv, named for it: ./pylock.venv.toml for ./.venv, pylock.env.toml for env
     (a symlinked venv's lock is beside the folder it points at, where install builds it)."""
-    if venv.is_symlink():
-        venv = venv.resolve()
+    try:
+        if venv.is_symlink():
+            venv = venv.resolve()
+    except OSError:
+        pass  # an unusable path: the install refuses it before any lock is written
     name = venv.name.lstrip(".") or "venv"
     return venv.parent / f"pylock.{name}.toml"
 

@@ -10,20 +10,20 @@ import importlib.metadata
 import zipfile
 from pathlib import Path
 
-import ptenv
+from ptenv import __version__
 
 _SKIPPED_PARTS = ("__pycache__",)
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 
 def wheel_name() -> str:
-    return f"ptenv-{ptenv.__version__}-py3-none-any.whl"
+    return f"ptenv-{__version__}-py3-none-any.whl"
 
 
 def build(folder: Path) -> Path:
     """Write ptenv-VERSION-py3-none-any.whl into folder; its path."""
-    package = Path(ptenv.__file__).parent
-    dist_info = f"ptenv-{ptenv.__version__}.dist-info"
+    package = Path(__file__).resolve().parent.parent  # src/ptenv, from ptenv/install/
+    dist_info = f"ptenv-{__version__}.dist-info"
     members: dict[str, bytes] = {}
     for path in sorted(package.rglob("*")):
         relative = path.relative_to(package)

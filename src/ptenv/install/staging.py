@@ -36,7 +36,10 @@ def real_target(venv: Path) -> Path:
     """The venv's own folder: a symlinked --venv is built and swapped at its target (the
     link stays and points at the new venv), never replaced by a folder of its own."""
     path = venv.absolute()
-    return path.resolve() if path.is_symlink() else path
+    try:
+        return path.resolve() if path.is_symlink() else path
+    except OSError:  # a name too long, a path through a file: refuse_unsafe_target says so
+        return path
 
 
 def _check_target(target: Path) -> None:

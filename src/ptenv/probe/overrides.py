@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from ptenv.errors import UsageError
 from ptenv.models import (
+    AmdGpu,
+    AmdInfo,
     ComputeCapability,
     DriverVersion,
     Gpu,
@@ -68,6 +70,27 @@ def parse_driver(text: str) -> DriverVersion:
             f"--driver {text!r} is not an NVIDIA driver version.",
             hint="Give it as nvidia-smi prints it, e.g. 550.54.15 or 580.95.05.",
         ) from None
+
+
+_GFX = re.compile(r"gfx[0-9a-f]{3,4}")
+
+
+def split_gfx(text: str) -> tuple[tuple[str, ...], str]:
+    """'gfx942,8.6' -> (('gfx942',), '8.6'): AMD gfx targets, and the NVIDIA part ('none' when
+    only gfx targets were given, so that no NVIDIA GPU is assumed)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    gfx = tuple(p.lower() for p in parts if _GFX.fullmatch(p.lower()))
+    if not gfx:
+        return (), text
+    bad = [p for p in parts if p.lower().startswith("gfx") and p.lower() not in gfx]
+    if bad:
+        raise UsageError(
+            f"--gpu {bad[0]!r} is not an AMD gfx target.",
+            hint="Write it as ROCm names it, e.g. gfx942 (MI300X), gfx90a (MI210/MI250), "
+            "gfx1100 (RX 7900 XTX); `rocminfo | grep gfx` prints the card's.",
+        )
+    rest = [p for p in parts if p.lower() not in gfx]
+    return gfx, ",".join(rest) if rest else "none"
 
 
 def parse_gpus(text: str) -> tuple[ComputeCapability, ...]:
@@ -134,23 +157,18 @@ def apply_overrides(
     if overrides.driver is not None:
         nvidia = _with_driver(nvidia, parse_driver(overrides.driver), data)
         overridden.append("driver")
+    amd = machine.amd
     if overrides.gpu is not None:
-        gpus = tuple(
-            Gpu(index=i, name=f"target {cc.sm}", compute_capability=cc, source="override")
-            for i, cc in enumerate(parse_gpus(overrides.gpu))
-        )
-        nvidia = replace(
-            nvidia,
-            gpus=gpus,
-            sources={**nvidia.sources, "gpus": "override"},
-            cuda_visible_devices=None,
-            unknown_visible_entries=(),
-        )
-        if not gpus:
-            nvidia = NvidiaInfo(sources={"gpus": "override"})
+        nvidia, amd = _with_gpus(nvidia, amd, overrides.gpu)
         overridden.append("gpu")
     return replace(
-        machine, os=os_info, arch=arch, python=python, nvidia=nvidia, overridden=tuple(overridden)
+        machine,
+        os=os_info,
+        arch=arch,
+        python=python,
+        nvidia=nvidia,
+        amd=amd,
+        overridden=tuple(overridden),
     )
 
 
@@ -173,3 +191,30 @@ def _with_driver(nvidia: NvidiaInfo, driver: DriverVersion, data: ReleaseData | 
         problem=None,
         problem_detail=None,
     )
+
+
+def _with_gpus(nvidia: NvidiaInfo, amd: AmdInfo, text: str) -> tuple[NvidiaInfo, AmdInfo]:
+    """The described GPUs: gfx targets are AMD ones, the rest NVIDIA compute capabilities."""
+    gfx_targets, nvidia_part = split_gfx(text)
+    if gfx_targets:  # the target's AMD GPUs, as their KFD nodes would describe them
+        amd = AmdInfo(
+            gpus=tuple(
+                AmdGpu(name=f"target {g}", gfx=g, device_id="override") for g in gfx_targets
+            ),
+            kfd=True,
+            kfd_access=True,
+        )
+    gpus = tuple(
+        Gpu(index=i, name=f"target {cc.sm}", compute_capability=cc, source="override")
+        for i, cc in enumerate(parse_gpus(nvidia_part))
+    )
+    if not gpus:
+        return NvidiaInfo(sources={"gpus": "override"}), amd
+    described = replace(
+        nvidia,
+        gpus=gpus,
+        sources={**nvidia.sources, "gpus": "override"},
+        cuda_visible_devices=None,
+        unknown_visible_entries=(),
+    )
+    return described, amd

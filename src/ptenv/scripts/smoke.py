@@ -49,6 +49,11 @@ class StageFailed(Exception):
         self.detail = detail or {}
 
 
+class StageSkipped(Exception):
+    """A stage this backend cannot run (torch.compile on a device Inductor does not serve):
+    reported as skipped, with the reason, not as a failure of the machine."""
+
+
 class Runner:
     """Runs stages in order; after the first failure the rest are skipped, not run.
 
@@ -93,6 +98,11 @@ class Runner:
             _inject(self.faults.get(name), name, self.rank)
             detail = body()
             ok, message, fix = True, "", ""
+        except StageSkipped as skipped:
+            self.stages.append(
+                {"name": name, "ok": None, "seconds": 0.0, "detail": {"skipped": str(skipped)}}
+            )
+            return
         except Exception as error:  # a failure of torch itself is the finding
             ok, message = False, str(error)
             if hasattr(error, "fix"):  # StageFailed, from this file or fleet.py
@@ -239,13 +249,29 @@ def _sm_covered(capability: tuple[int, int], arch_list: list[str]) -> bool:
     return False
 
 
+def _xpu_available(torch: Any) -> bool:
+    xpu = getattr(torch, "xpu", None)
+    return bool(xpu is not None and xpu.is_available())
+
+
+def _mps_available(torch: Any) -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def _auto_device(torch: Any, cuda: bool) -> str:
+    """CUDA (NVIDIA, or AMD through ROCm's HIP), else Intel's xpu, else Apple's mps, else cpu."""
+    if cuda:
+        return "cuda"
+    if _xpu_available(torch):
+        return "xpu"
+    return "mps" if _mps_available(torch) else "cpu"
+
+
 def stage_device(state: dict[str, Any], requested: str) -> dict[str, Any]:
     torch = state["torch"]
     cuda = torch.cuda.is_available()
-    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
-    device = requested
-    if requested == "auto":
-        device = "cuda" if cuda else "cpu"
+    device = _auto_device(torch, cuda) if requested == "auto" else requested
     if device == "cuda" and not cuda:
         raise StageFailed(
             "CUDA was asked for but torch.cuda.is_available() is False "
@@ -253,27 +279,66 @@ def stage_device(state: dict[str, Any], requested: str) -> dict[str, Any]:
             fix="Run `ptenv doctor` for the driver and build findings.",
             detail={"device": "cuda", "cuda_available": False},
         )
-    if device == "mps" and not mps:
+    if device == "mps" and not _mps_available(torch):
         raise StageFailed(
             "MPS was asked for but is not available.",
             fix="MPS needs Apple silicon and macOS 12.3 or newer.",
         )
+    if device == "xpu" and not _xpu_available(torch):
+        raise StageFailed(
+            f"An Intel GPU (xpu) was asked for but torch.xpu.is_available() is False (torch "
+            f"{torch.__version__}).",
+            fix="Install the xpu build (ptenv install --cuda xpu) and Intel's GPU runtime "
+            "(Level Zero); `ptenv doctor` says which is missing.",
+        )
     state["device"] = device
     detail: dict[str, Any] = {"device": device, "cuda_available": cuda}
     if device == "cuda":
-        if "local_rank" in state:  # one GPU per rank; srun --gpus-per-task leaves one visible
-            torch.cuda.set_device(state["local_rank"] % torch.cuda.device_count())
-        index = torch.cuda.current_device()
-        props = torch.cuda.get_device_properties(index)
-        capability = (props.major, props.minor)
-        arch_list = _arch_list(torch)
+        detail.update(_cuda_device(state))
+    elif device == "xpu":
         detail.update(
-            name=props.name,
-            capability=f"{props.major}.{props.minor}",
-            memory_bytes=props.total_memory,
-            count=torch.cuda.device_count(),
-            arch_list=arch_list,
+            backend="xpu", name=torch.xpu.get_device_name(0), count=torch.xpu.device_count()
         )
+    elif device == "mps":
+        detail.update(backend="mps", name=platform.machine())
+    else:
+        detail.update(
+            name=platform.processor() or platform.machine(), threads=torch.get_num_threads()
+        )
+    return detail
+
+
+def _cuda_device(state: dict[str, Any]) -> dict[str, Any]:
+    """The GPU torch.cuda drives (NVIDIA, or AMD under ROCm) and whether the build has code
+    for it: sm_XY / compute_XY for CUDA, the gfx target for ROCm."""
+    torch = state["torch"]
+    if "local_rank" in state:  # one GPU per rank; srun --gpus-per-task leaves one visible
+        torch.cuda.set_device(state["local_rank"] % torch.cuda.device_count())
+    index = torch.cuda.current_device()
+    props = torch.cuda.get_device_properties(index)
+    capability = (props.major, props.minor)
+    arch_list = _arch_list(torch)
+    hip = getattr(torch.version, "hip", None)
+    detail: dict[str, Any] = {
+        "name": props.name,
+        "capability": f"{props.major}.{props.minor}",
+        "memory_bytes": props.total_memory,
+        "count": torch.cuda.device_count(),
+        "arch_list": arch_list,
+    }
+    if hip:
+        # gcnArchName reads "gfx942:sramecc+:xnack-": the wheel lists the part before ':'
+        gfx = str(getattr(props, "gcnArchName", "") or "").split(":")[0]
+        detail.update(backend="rocm", hip=hip, gfx=gfx or None)
+        if arch_list and gfx and gfx not in arch_list:
+            raise StageFailed(
+                f"{props.name} ({gfx}) is not in this ROCm build's targets {arch_list}.",
+                fix="Install a build compiled for it (ptenv plan --gpu "
+                f"{gfx}); HSA_OVERRIDE_GFX_VERSION is the unsupported way round.",
+                detail=detail,
+            )
+    else:
+        detail["backend"] = "cuda"
         if arch_list and not _sm_covered(capability, arch_list):
             raise StageFailed(
                 f"{props.name} (sm_{props.major}{props.minor}) is not in this "
@@ -281,12 +346,8 @@ def stage_device(state: dict[str, Any], requested: str) -> dict[str, Any]:
                 fix="Install a build that covers it: ptenv plan",
                 detail=detail,
             )
-        state["capability"] = capability
-        state["gpu_name"], state["capability_text"] = props.name, detail["capability"]
-    else:
-        detail.update(
-            name=platform.processor() or platform.machine(), threads=torch.get_num_threads()
-        )
+    state["capability"] = capability
+    state["gpu_name"], state["capability_text"] = props.name, detail["capability"]
     return detail
 
 
@@ -436,7 +497,16 @@ def stage_compile_prerequisites(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def stage_train_compiled(state: dict[str, Any], mode: str) -> dict[str, Any]:
-    result = _train(state, compiled=True, mode=mode)
+    try:
+        result = _train(state, compiled=True, mode=mode)
+    except Exception as error:
+        if state["device"] in ("mps", "xpu") and _unsupported_backend(error):
+            raise StageSkipped(
+                f"torch.compile cannot compile for {state['device']} in torch "
+                f"{state['torch'].__version__} ({type(error).__name__}); eager training is the "
+                "proof on this backend"
+            ) from error
+        raise
     state["compiled"] = result
     _judge_training(result, "compiled training")
     eager = state["eager"]["losses"]
@@ -452,6 +522,14 @@ def stage_train_compiled(state: dict[str, Any], mode: str) -> dict[str, Any]:
             detail=summary,
         )
     return summary
+
+
+def _unsupported_backend(error: BaseException) -> bool:
+    """Inductor has no code generator for the device (not a wrong answer from one)."""
+    text = f"{type(error).__name__}: {error}".lower()
+    return isinstance(error, NotImplementedError) or any(
+        hint in text for hint in ("not supported", "unsupported", "no backend", "not implemented")
+    )
 
 
 def _matmul_tflops(torch: Any, dtype: Any, size: int = 4096, repeat: int = 20) -> float:
@@ -560,7 +638,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--progress", required=True)
     parser.add_argument("--progress-per-rank", action="store_true", help="write PROGRESS.<rank>")
-    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu", "mps"])
+    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu", "mps", "xpu"])
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--no-compile", action="store_true")
