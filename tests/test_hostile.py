@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -224,3 +225,19 @@ def test_a_venv_under_proc_is_refused_with_a_sentence() -> None:
     result = runner.invoke(app, ["install", "--venv", "/proc/self/xx", "--cuda", "cpu",
                                  "--find-links", "/nonexistent"])  # fmt: skip
     _clean_failure(result, (2, 4))
+
+
+def test_check_timeout_bounds_the_whole_command_probes_included(tmp_path: Path) -> None:
+    """A venv whose interpreter hangs: the static probe used to wait its own 30 s first."""
+    venv = tmp_path / "hanging"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    python = venv / "bin" / "python"
+    python.write_text("#!/bin/sh\nexec sleep 120\n")
+    python.chmod(0o755)
+    began = time.monotonic()
+    result = runner.invoke(app, ["check", "--venv", str(venv), "--timeout", "4", "--device",
+                                 "cpu"])  # fmt: skip
+    took = time.monotonic() - began
+    assert result.exit_code == 5, result.output
+    assert "--timeout" in result.output and took < 12, took

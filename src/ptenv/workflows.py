@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -22,7 +23,13 @@ from ptenv.errors import ExitCode, SourceUnreadable, UsageError
 from ptenv.install import lock as lockfile
 from ptenv.models import CheckReport, Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
-from ptenv.probe.venv import default_venv, is_own_environment, probe_venv, validate_venv
+from ptenv.probe.venv import (
+    STATIC_PROBE_TIMEOUT_S,
+    default_venv,
+    is_own_environment,
+    probe_venv,
+    validate_venv,
+)
 from ptenv.resolve import resolve
 
 if TYPE_CHECKING:
@@ -57,11 +64,12 @@ def doctor(
     venv: Path | None,
     context: Context,
     machine: Machine | None = None,
+    probe_timeout: float = STATIC_PROBE_TIMEOUT_S,
 ) -> DoctorResult:
     """Findings for the machine (probed here unless given) and the venv, if there is one."""
     data = releases.load()
     venv_path = venv if venv is not None else default_venv(context.env, context.cwd)
-    venv_info = probe_venv(venv_path) if venv_path is not None else None
+    venv_info = probe_venv(venv_path, timeout=probe_timeout) if venv_path is not None else None
     if machine is None:
         machine = probe_machine(
             env=context.env,
@@ -183,8 +191,10 @@ def check(options: CheckOptions, context: Context, machine: Machine | None = Non
             "No venv to check: --venv not given, $VIRTUAL_ENV unset and no ./.venv.",
             hint="Pass --venv PATH, or create one with `ptenv install`.",
         )
+    began = time.monotonic()  # --timeout bounds the whole command, its probes included
     python = validate_venv(venv_path)
-    if is_own_environment(venv_path) and probe_venv(venv_path).torch is None:
+    probe_s = min(STATIC_PROBE_TIMEOUT_S, options.timeout)
+    if is_own_environment(venv_path) and probe_venv(venv_path, timeout=probe_s).torch is None:
         raise UsageError(
             f"{venv_path} is ptenv's own environment, which never holds torch: nothing to check.",
             hint="Check your project's venv (--venv PATH), or make one: "
@@ -193,13 +203,14 @@ def check(options: CheckOptions, context: Context, machine: Machine | None = Non
     _validate_launch(options, context)
     _validate_cache_dir(options.cache_dir)
     try:
-        found = doctor(TargetOverrides(), venv_path, context, machine)
+        found = doctor(TargetOverrides(), venv_path, context, machine, probe_s)
     except UsageError:
         # The static probe could not read the venv; the smoke test will say why, stage by stage.
         machine_only = doctor(TargetOverrides(), None, replace(context, env={}), machine)
         found = replace(machine_only, venv=None)
     if options.require_gpu and options.device in ("auto", "cuda"):
         options = replace(options, device="cuda")
+    options = replace(options, spent_s=time.monotonic() - began)
     from ptenv.check import run_check
     from ptenv.install.staging import venv_lock
 

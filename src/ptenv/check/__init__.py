@@ -51,6 +51,7 @@ class CheckOptions:
     compile: bool = True
     compile_mode: str = "default"
     timeout: float = 900.0  # the whole check
+    spent_s: float = 0.0  # of the timeout, what the command's probes before the check used
     cache_dir: Path | None = None  # None: no persistent compile cache
     # torch.distributed: ranks started by the venv's torchrun when nproc > 1 or nnodes is set.
     nproc: int = 1
@@ -236,14 +237,14 @@ def run_check(
         stages = _StageReporter(clock, on_stage)
         done = _proc.run(
             argv,
-            timeout=options.timeout,
+            timeout=max(options.timeout - options.spent_s, 1.0),
             env=child_env,
             should_stop=stages.poll,
             on_stop=reap_ranks if per_rank else None,
         )
         stages.poll()  # the last stage ended as the child exited
         ranks = dict(clock.ranks)
-    seconds = time.monotonic() - began
+    seconds = time.monotonic() - began + options.spent_s
     if per_rank:
         return interpret_launch(done, ranks, str(venv), seconds)
     return interpret(done, ranks[0].reached if ranks else (), str(venv), seconds)
@@ -334,7 +335,7 @@ def died_stages(
 def death(done: _proc.Completed, stage: str, seconds: float) -> tuple[str, str, str]:
     """(stage, message, fix) for a child that ended without a report."""
     if done.timed_out:
-        message = done.stopped or f"the check hung past its {seconds:.0f} s limit"
+        message = done.stopped or f"the check hung: still running after {seconds:.0f} s (--timeout)"
         fix = "Kill stuck processes; for a GPU, check `nvidia-smi` and dmesg for Xid errors."
     elif done.returncode is not None and done.returncode < 0:
         name = signal_name(-done.returncode)

@@ -103,7 +103,9 @@ def start_static_probe(python: Path) -> _proc.Background:
     return _proc.Background(static_probe_argv(python), env=_proc.clean_env())
 
 
-def run_static_probe(python: Path, what: str) -> dict[str, Any]:
+def run_static_probe(
+    python: Path, what: str, timeout: float = STATIC_PROBE_TIMEOUT_S
+) -> dict[str, Any]:
     """The static probe's JSON from `python`; UsageError (naming `what`) if it cannot answer."""
     try:
         started = start_static_probe(python)
@@ -112,12 +114,14 @@ def run_static_probe(python: Path, what: str) -> dict[str, Any]:
             f"Cannot run {what} {python}: {error.strerror}.",
             hint="Give (or recreate) a working Python interpreter.",
         ) from None
-    return read_static_probe(started, python, what)
+    return read_static_probe(started, python, what, timeout)
 
 
-def read_static_probe(started: _proc.Background, python: Path, what: str) -> dict[str, Any]:
+def read_static_probe(
+    started: _proc.Background, python: Path, what: str, timeout: float = STATIC_PROBE_TIMEOUT_S
+) -> dict[str, Any]:
     """The started probe's JSON; UsageError (naming `what`) if it could not answer."""
-    done = started.wait(STATIC_PROBE_TIMEOUT_S)
+    done = started.wait(timeout)
     if not done.ok:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         reason = "timed out" if done.timed_out else f"exited with {done.returncode}: {last}"
@@ -137,13 +141,15 @@ def read_static_probe(started: _proc.Background, python: Path, what: str) -> dic
     return document
 
 
-def probe_venv(venv: Path, started: _proc.Background | None = None) -> VenvInfo:
+def probe_venv(
+    venv: Path, started: _proc.Background | None = None, timeout: float = STATIC_PROBE_TIMEOUT_S
+) -> VenvInfo:
     """Run the static probe with the venv's interpreter (or read the one `started` for it);
     UsageError if it cannot answer."""
     python = validate_venv(venv)
     what = "the venv's interpreter"
     if started is None:
-        document = run_static_probe(python, what)
+        document = run_static_probe(python, what, timeout)
     else:
-        document = read_static_probe(started, python, what)
+        document = read_static_probe(started, python, what, timeout)
     return parse_static_probe(venv.absolute(), document)
