@@ -23,7 +23,14 @@ from ptenv.install import staging
 
 # `install`'s options that the no-op answer cannot change: while the venv's own lock fits,
 # the plan and its source are the lock's (the full command ignores these flags then too).
-_VALUED = {"--venv": "venv", "--torch": "torch", "--cuda": "cuda", "--with": "with"}
+_VALUED = {
+    "--venv": "venv",
+    "--torch": "torch",
+    "--cuda": "cuda",
+    "--with": "with",
+    "--driver": "driver",  # the described target: probed through the same overrides
+    "--gpu": "gpu",
+}
 _IGNORED_VALUED = ("--index-base",)
 _IGNORED_FLAGS = ("--no-check", "--yes", "-y")
 # Variables that feed `install`'s options or the probe: their values are the CLI's to check.
@@ -43,7 +50,7 @@ def main() -> None:
 def answer(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> int | None:
     """0 after writing the answer when `ptenv <argv>` is an install with nothing to do; None
     when the full command must decide (it then answers alike, or does the work)."""
-    asked = _install_flags(argv)
+    asked = _install_flags(argv, env)
     if asked is None or any(env.get(name) for name in _VARIABLES) or not _can_write(out):
         return None
     stop_on_signals()
@@ -69,11 +76,15 @@ def _can_write(out: TextIO) -> bool:
     return True
 
 
-def _install_flags(argv: Sequence[str]) -> dict[str, str] | None:
-    """`install`'s values from argv when it holds only the flags the answer is sure of."""
+def _install_flags(argv: Sequence[str], env: Mapping[str, str]) -> dict[str, str] | None:
+    """`install`'s values from argv when it holds only the flags the answer is sure of
+    (--driver and --gpu fall back to PTENV_DRIVER / PTENV_GPU, as the CLI's do)."""
     if not argv or argv[0] != "install":
         return None
     values = {"venv": ".venv", "torch": "latest", "cuda": "auto", "with": ""}
+    for key, variable in (("driver", "PTENV_DRIVER"), ("gpu", "PTENV_GPU")):
+        if env.get(variable):
+            values[key] = env[variable]
     words = iter(argv[1:])
     for word in words:
         name, equals, inline = word.partition("=")
@@ -130,7 +141,11 @@ def _decide(
     machine = probe_machine(
         env=env,
         venv_target=venv,
-        overrides=TargetOverrides(python=minor + ("t" if existing.free_threaded else "")),
+        overrides=TargetOverrides(
+            python=minor + ("t" if existing.free_threaded else ""),
+            driver=asked.get("driver"),
+            gpu=asked.get("gpu"),
+        ),
     )
     asked_record = noop.request_record(
         asked["torch"], asked["cuda"], noop.companions(asked["with"])

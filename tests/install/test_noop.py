@@ -148,3 +148,16 @@ def test_a_venv_in_use_goes_to_the_full_install(installed: tuple[Index, Path]) -
     with staging.install_lock(venv):
         assert _answer(_asked(index)) == (None, "")
     assert _answer(_asked(index))[0] == 0
+
+
+def test_a_described_target_is_answered_when_the_lock_was_made_for_it(
+    installed: tuple[Index, Path],
+) -> None:
+    index, _ = installed
+    described = ["--driver", "550.54.15", "--gpu", "8.6"]
+    done = runner.invoke(app, _asked(index, "--no-check", "--reinstall", *described))
+    assert done.exit_code == 0, done.output  # the lock now records driver 550.54.15
+    assert _answer(_asked(index, *described))[0] == 0
+    environment = {**os.environ, "PTENV_DRIVER": "550.54.15", "PTENV_GPU": "8.6"}
+    assert _answer(_asked(index), environment)[0] == 0  # the variables, as the CLI reads them
+    assert _answer(_asked(index))[0] is None  # this machine has no such driver
