@@ -195,11 +195,10 @@ PROJECT_COMMANDS = ("doctor", "plan", "install", "check")  # matrix's --torch is
 
 def _project_defaults(folder: Path) -> dict[str, dict[str, object]]:
     """Defaults from the nearest pyproject.toml's [tool.ptenv]; flags and PTENV_* win."""
-    for candidate in (folder, *folder.parents):
-        path = candidate / "pyproject.toml"
-        if path.is_file():
-            break
-    else:
+    from ptenv.project import nearest_pyproject
+
+    path = nearest_pyproject(folder)
+    if path is None:
         return {}
     try:
         text = path.read_text(encoding="utf-8")

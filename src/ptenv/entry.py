@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ptenv import _proc, scripts
+from ptenv import _proc, project, scripts
 from ptenv.errors import ExitCode, Stopped, stop_on_signals
 from ptenv.install import staging
 
@@ -53,6 +53,8 @@ def answer(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> int | No
     asked = _install_flags(argv, env)
     if asked is None or any(env.get(name) for name in _VARIABLES) or not _can_write(out):
         return None
+    if project.may_set_defaults(Path.cwd()):
+        return None  # [tool.ptenv] may name another venv, torch or installer: the CLI reads it
     stop_on_signals()
     try:
         return _answer(asked, env, out)

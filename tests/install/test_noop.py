@@ -161,3 +161,12 @@ def test_a_described_target_is_answered_when_the_lock_was_made_for_it(
     environment = {**os.environ, "PTENV_DRIVER": "550.54.15", "PTENV_GPU": "8.6"}
     assert _answer(_asked(index), environment)[0] == 0  # the variables, as the CLI reads them
     assert _answer(_asked(index))[0] is None  # this machine has no such driver
+
+
+def test_a_project_that_sets_ptenv_defaults_goes_to_the_full_install(
+    installed: tuple[Index, Path], tmp_path: Path
+) -> None:
+    """[tool.ptenv] venv = "other" means plain `ptenv install` is about another venv."""
+    index, _ = installed
+    (tmp_path / "pyproject.toml").write_text('[tool.ptenv]\nvenv = "other"\n')
+    assert _answer(_asked(index)) == (None, "")
