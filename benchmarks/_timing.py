@@ -22,6 +22,17 @@ class Timing:
         return statistics.median(self.runs)
 
 
+def seconds_of(argv: Sequence[str], env: dict[str, str], timeout: float = 900) -> float:
+    """Wall-clock seconds of one run of the whole process; SystemExit if it fails."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        list(argv), capture_output=True, text=True, env=env, check=False, timeout=timeout
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{list(argv)}: exit {done.returncode}\n{done.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
 def time_process(
     label: str, argv: Sequence[str], runs: int, warmup: int = 1, env: dict[str, str] | None = None
 ) -> Timing:

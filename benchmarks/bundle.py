@@ -12,27 +12,17 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _timing import Timing, machine_line, markdown_table  # noqa: E402
+from _timing import seconds_of, Timing, machine_line, markdown_table  # noqa: E402
 
 from tests.index_server import serve  # noqa: E402
 from tests.torch_venv import TORCH_VERSION, real_wheelhouse  # noqa: E402
-
-
-def _timed(argv: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=900)
-    if done.returncode != 0:
-        raise SystemExit(f"{argv}: exit {done.returncode}\n{done.stderr[-2000:]}")
-    return time.perf_counter() - start
 
 
 def _size(folder: Path) -> tuple[int, int]:
@@ -80,10 +70,10 @@ def main() -> None:
             bundle = [ptenv, "bundle", "--out", str(out), *bundle_flags]
             uv_env = {**env, "UV_CACHE_DIR": str(base / "uv-cache")}
             label = "ptenv bundle (target: linux-x86_64, this Python, cpu)"
-            results.setdefault(label, []).append(_timed(bundle, uv_env))
+            results.setdefault(label, []).append(seconds_of(bundle, uv_env))
             sizes[label] = _size(out)
             label = "ptenv bundle again (everything there: a resumed run)"
-            results.setdefault(label, []).append(_timed(bundle, uv_env))
+            results.setdefault(label, []).append(seconds_of(bundle, uv_env))
             downloaded = base / "pip-download"
             pip = [
                 sys.executable,
@@ -100,7 +90,7 @@ def main() -> None:
                 f"torch=={TORCH_VERSION}+cpu",
             ]
             label = "pip download, same pins and index (no cache)"
-            results.setdefault(label, []).append(_timed(pip, env))
+            results.setdefault(label, []).append(seconds_of(pip, env))
             sizes[label] = _size(downloaded)
             shutil.rmtree(base, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)

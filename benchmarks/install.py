@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,19 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _timing import Timing, machine_line, markdown_table  # noqa: E402
+from _timing import seconds_of, Timing, machine_line, markdown_table  # noqa: E402
 
 from ptenv.install import lock as lockfile  # noqa: E402
 from tests.index_server import serve  # noqa: E402
 from tests.torch_venv import TORCH_VERSION, real_wheelhouse  # noqa: E402
-
-
-def run(argv: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=900)
-    if done.returncode != 0:
-        raise SystemExit(f"{argv}: exit {done.returncode}\n{done.stderr[-2000:]}")
-    return time.perf_counter() - start
 
 
 def _replay_pair(
@@ -44,7 +35,7 @@ def _replay_pair(
     lock = base / "pylock.ptenv-cold.toml"
     replay_env = {**os.environ, "UV_CACHE_DIR": str(base / "uv-cache-replay")}
     argv = [ptenv, "install", "--venv", str(base / "replayed"), "--lock", str(lock), "--no-check"]
-    add("ptenv install --lock, replay (cold cache)", run(argv, replay_env))
+    add("ptenv install --lock, replay (cold cache)", seconds_of(argv, replay_env))
     pinned = base / "pinned.txt"
     pinned.write_text(
         "".join(
@@ -55,8 +46,8 @@ def _replay_pair(
     env = {**os.environ, "UV_CACHE_DIR": str(base / "uv-cache-pinned")}
     python = str(base / "uv-pinned" / "bin" / "python")
     start = time.perf_counter()
-    run([uv, "venv", "--python", sys.executable, str(base / "uv-pinned")], env)
-    run([uv, "pip", "install", "--python", python, "--index-url", url, "--require-hashes",
+    seconds_of([uv, "venv", "--python", sys.executable, str(base / "uv-pinned")], env)
+    seconds_of([uv, "pip", "install", "--python", python, "--index-url", url, "--require-hashes",
          "--no-deps", "-r", str(pinned)], env)  # fmt: skip
     add("uv venv + uv pip install, same hash-pinned set (cold)", time.perf_counter() - start)
 
@@ -95,7 +86,7 @@ def main() -> None:
                 target = base / f"ptenv-{temperature}"
                 add(
                     f"ptenv install ({temperature} uv cache)",
-                    run(
+                    seconds_of(
                         [
                             ptenv,
                             "install",
@@ -115,7 +106,7 @@ def main() -> None:
                 )
             add(
                 "ptenv install, already installed (no-op)",
-                run(
+                seconds_of(
                     [
                         ptenv,
                         "install",
@@ -137,8 +128,8 @@ def main() -> None:
             for temperature in ("cold", "warm"):
                 target = base / f"uv-{temperature}"
                 start = time.perf_counter()
-                run([uv, "venv", "--python", sys.executable, str(target)], uv_env)
-                run(
+                seconds_of([uv, "venv", "--python", sys.executable, str(target)], uv_env)
+                seconds_of(
                     [
                         uv,
                         "pip",
@@ -155,8 +146,8 @@ def main() -> None:
             for temperature in () if args.no_pip else ("cold", "warm"):
                 target = base / f"pip-{temperature}"
                 start = time.perf_counter()
-                run([sys.executable, "-m", "venv", str(target)], pip_env)
-                run(
+                seconds_of([sys.executable, "-m", "venv", str(target)], pip_env)
+                seconds_of(
                     [
                         str(target / "bin" / "python"),
                         "-m",

@@ -89,7 +89,8 @@ GpuOption = Annotated[
         metavar="GPUS",
         envvar="PTENV_GPU",
         help="Target GPUs: compute capabilities (8.6, sm_86) or names (rtx4090, a100, h100), "
-        "several with commas, or none.",
+        "AMD gfx targets (gfx942), Intel products (arc-b580, max-1550), several with commas, "
+        "or none.",
         rich_help_panel="Target machine",
     ),
 ]

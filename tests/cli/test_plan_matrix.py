@@ -131,3 +131,12 @@ def test_an_nvidia_and_an_amd_gpu_plan_cuda_and_name_the_other_card() -> None:
 def test_a_misspelt_gfx_target_is_exit_2() -> None:
     result = runner.invoke(app, ["plan", "--gpu", "gfx94z"])
     assert result.exit_code == 2 and "gfx" in result.stderr
+
+
+def test_an_intel_product_name_is_planned_the_xpu_build_where_the_family_has_one() -> None:
+    code, document, _ = _plan("--gpu", "arc-b580")
+    assert code == 0 and document["variant"] == "xpu", document
+    assert any("UNVERIFIED" in str(w) for w in document["warnings"])
+    code, document, _ = _plan("--gpu", "flex-170")  # not on PyTorch's hardware list
+    assert code == 0 and document["variant"] == "cpu"
+    assert any("not a GPU the xpu builds are made for" in str(r) for r in document["reasons"])

@@ -42,6 +42,24 @@ def family_of(device_id: str) -> dict[str, Any] | None:
     return None
 
 
+def family_named(name: str) -> dict[str, Any] | None:
+    """The family `--gpu arc-b580` (or `max-1550`, `lunar-lake` ...) names."""
+    wanted = name.strip().lower()
+    return next((f for f in _families() if wanted in f.get("targets", ())), None)
+
+
+def target_gpu(family: dict[str, Any]) -> IntelGpu:
+    """A described Intel GPU of that family (its first device id), with the runtime present."""
+    return IntelGpu(
+        family=family["name"],
+        device_id=family["ids"][0].partition("-")[0],
+        pci="target",
+        driver="xe",
+        discrete=bool(family["discrete"]),
+        xpu=bool(family["xpu"]),
+    )
+
+
 def probe_intel(root: Path = Path("/")) -> IntelInfo:
     gpus = []
     for entry, device, driver in pci_display_devices(root, INTEL_VENDOR):

@@ -17,6 +17,8 @@ from ptenv.models import (
     ComputeCapability,
     DriverVersion,
     Gpu,
+    IntelGpu,
+    IntelInfo,
     Machine,
     NvidiaInfo,
     OsInfo,
@@ -73,6 +75,20 @@ def parse_driver(text: str) -> DriverVersion:
 
 
 _GFX = re.compile(r"gfx[0-9a-f]{3,4}")
+
+
+def split_intel(text: str) -> tuple[tuple[IntelGpu, ...], str]:
+    """'arc-b580,8.6' -> (the Arc B580 as a target, '8.6'); 'none' for the rest when only
+    Intel names were given."""
+    from ptenv.probe import intel  # noqa: PLC0415 - the family table, only for a --gpu
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    named = [(p, intel.family_named(p)) for p in parts]
+    found = tuple(intel.target_gpu(family) for _, family in named if family is not None)
+    if not found:
+        return (), text
+    rest = [p for p, family in named if family is None]
+    return found, ",".join(rest) if rest else "none"
 
 
 def split_gfx(text: str) -> tuple[tuple[str, ...], str]:
@@ -157,9 +173,9 @@ def apply_overrides(
     if overrides.driver is not None:
         nvidia = _with_driver(nvidia, parse_driver(overrides.driver), data)
         overridden.append("driver")
-    amd = machine.amd
+    amd, intel = machine.amd, machine.intel
     if overrides.gpu is not None:
-        nvidia, amd = _with_gpus(nvidia, amd, overrides.gpu)
+        nvidia, amd, intel = _with_gpus(nvidia, amd, intel, overrides.gpu)
         overridden.append("gpu")
     return replace(
         machine,
@@ -168,6 +184,7 @@ def apply_overrides(
         python=python,
         nvidia=nvidia,
         amd=amd,
+        intel=intel,
         overridden=tuple(overridden),
     )
 
@@ -193,8 +210,14 @@ def _with_driver(nvidia: NvidiaInfo, driver: DriverVersion, data: ReleaseData | 
     )
 
 
-def _with_gpus(nvidia: NvidiaInfo, amd: AmdInfo, text: str) -> tuple[NvidiaInfo, AmdInfo]:
-    """The described GPUs: gfx targets are AMD ones, the rest NVIDIA compute capabilities."""
+def _with_gpus(
+    nvidia: NvidiaInfo, amd: AmdInfo, intel: IntelInfo, text: str
+) -> tuple[NvidiaInfo, AmdInfo, IntelInfo]:
+    """The described GPUs: gfx targets are AMD ones, Intel product names (arc-b580) Intel
+    ones, the rest NVIDIA compute capabilities."""
+    intel_targets, text = split_intel(text)
+    if intel_targets:
+        intel = IntelInfo(gpus=intel_targets, level_zero=True)
     gfx_targets, nvidia_part = split_gfx(text)
     if gfx_targets:  # the target's AMD GPUs, as their KFD nodes would describe them
         amd = AmdInfo(
@@ -209,7 +232,7 @@ def _with_gpus(nvidia: NvidiaInfo, amd: AmdInfo, text: str) -> tuple[NvidiaInfo,
         for i, cc in enumerate(parse_gpus(nvidia_part))
     )
     if not gpus:
-        return NvidiaInfo(sources={"gpus": "override"}), amd
+        return NvidiaInfo(sources={"gpus": "override"}), amd, intel
     described = replace(
         nvidia,
         gpus=gpus,
@@ -217,4 +240,4 @@ def _with_gpus(nvidia: NvidiaInfo, amd: AmdInfo, text: str) -> tuple[NvidiaInfo,
         cuda_visible_devices=None,
         unknown_visible_entries=(),
     )
-    return described, amd
+    return described, amd, intel
