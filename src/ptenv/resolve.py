@@ -396,6 +396,7 @@ def _rocm(
     candidates: list[tuple[Release, Version]],
     data: ReleaseData,
     reasons: list[str],
+    warnings: list[str],
 ) -> tuple[Release, Version, Variant]:
     """AMD GPUs and no NVIDIA one: the newest ROCm build compiled for every visible GPU's gfx
     target. Never the CPU build in silence: no fitting ROCm build is exit 3."""
@@ -423,10 +424,16 @@ def _rocm(
         for variant in sorted(builds, key=lambda v: Version(v.version or "0"), reverse=True):
             targets = data.rocm_targets.get(variant.tag)
             if targets is not None and all(gfx in targets for gfx in wanted):
+                source = data.rocm_sources.get(variant.tag, data.rocm_source)
                 reasons.append(
                     f"torch {patch}: {variant} is the newest ROCm build compiled for "
-                    f"{', '.join(wanted)} (targets from {data.cite(data.rocm_source)})."
+                    f"{', '.join(wanted)} (targets from {data.cite(source)})."
                 )
+                if variant.tag in data.rocm_unverified:
+                    warnings.append(
+                        f"The gfx list of {variant} is UNVERIFIED in ptenv's data (not read "
+                        "from its release branch); `ptenv check` on the GPU proves it."
+                    )
                 if release.version != candidates[0][0].version:
                     reasons.append(
                         f"torch {candidates[0][1]} has no ROCm build compiled for "
@@ -451,7 +458,7 @@ def _without_nvidia(
     if machine.jetson is not None and "gpu" not in machine.overridden:
         raise _jetson(machine, candidates, data)
     if machine.amd.visible_gpus and machine.os.system == "linux":
-        return _rocm(machine, candidates, data, reasons)
+        return _rocm(machine, candidates, data, reasons, warnings)
     if any(g.xpu for g in machine.intel.gpus):
         found = _xpu(machine, candidates, reasons, warnings)
         if found is not None:

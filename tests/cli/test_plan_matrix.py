@@ -140,3 +140,12 @@ def test_an_intel_product_name_is_planned_the_xpu_build_where_the_family_has_one
     code, document, _ = _plan("--gpu", "flex-170")  # not on PyTorch's hardware list
     assert code == 0 and document["variant"] == "cpu"
     assert any("not a GPU the xpu builds are made for" in str(r) for r in document["reasons"])
+
+
+def test_a_rocm5_build_is_planned_for_an_old_torch_and_its_gfx_list_is_flagged_unverified() -> None:
+    result = runner.invoke(app, ["plan", "--json", "--python", "3.10", "--os", "linux", "--arch",
+                                 "x86_64", "--gpu", "gfx90a", "--torch", "2.1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["variant"] == "rocm5.6"
+    assert any("UNVERIFIED" in w and "rocm5.6" in w for w in document["warnings"])

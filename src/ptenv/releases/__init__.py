@@ -140,6 +140,8 @@ class ReleaseData:
     raw_sources: dict[str, list[str]] = field(default_factory=dict)  # table -> source fields
     rocm_targets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rocm6.4 -> gfx
     rocm_source: str = ""
+    rocm_sources: dict[str, str] = field(default_factory=dict)  # rocm5.7 -> its source tag
+    rocm_unverified: frozenset[str] = frozenset()  # indexes whose gfx lists are UNVERIFIED
     learned_on: str = ""  # when the merged overlay was refreshed (ISO); "" for built-in only
 
     def release(self, minor: str) -> Release | None:
@@ -308,14 +310,19 @@ def built_in() -> ReleaseData:
     }
     releases = tuple(sorted((_release(r) for r in torch["release"]), key=lambda r: r.version))
     branches = cuda["driver_branches"]
+    rocm_tables = (cuda["rocm"], cuda["rocm_older"])  # uv's table; the older, UNVERIFIED one
     return ReleaseData(
         sources=dict(sources),
         releases=releases,
         cuda_variants=variants,
         arch_rules=tuple(_arch_rule(r) for r in torch["arches"]),
         driver_branches=tuple((int(b), Version(c)) for b, c in branches["branches"]),
-        rocm_targets={k: _tuple(v) for k, v in cuda["rocm"]["targets"].items()},
+        rocm_targets={k: _tuple(v) for t in rocm_tables for k, v in t["targets"].items()},
         rocm_source=str(cuda["rocm"]["source"]),
+        rocm_sources={k: str(t["source"]) for t in rocm_tables for k in t["targets"]},
+        rocm_unverified=frozenset(
+            k for t in rocm_tables if t.get("unverified") for k in t["targets"]
+        ),
         raw_sources={
             "release": [r["source"] for r in torch["release"]],
             "companions": [
@@ -324,6 +331,9 @@ def built_in() -> ReleaseData:
             "arches": [r["source"] for r in torch["arches"]],
             "variant": [v["source"] for v in cuda["variant"]],
             "driver_branches": [branches["source"]],
-            "rocm": [cuda["rocm"]["source"]],
+            "rocm": [
+                cuda["rocm"]["source"],
+                *([cuda["rocm_older"]["source"]] if "rocm_older" in cuda else []),
+            ],
         },
     )
