@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from _timing import seconds_of, Timing, machine_line, markdown_table  # noqa: E402
 
 from tests.index_server import serve  # noqa: E402
-from tests.torch_venv import TORCH_VERSION, real_wheelhouse  # noqa: E402
+from tests.torch_venv import TORCH_VERSION, fill_index_folder  # noqa: E402
 
 
 def _size(folder: Path) -> tuple[int, int]:
@@ -35,7 +35,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ptenv-bench-bundle-"))
-    wheel = real_wheelhouse(ROOT / ".bench" / "wheelhouse")
     ptenv = str(Path(sys.executable).parent / "ptenv")
     minor = f"{sys.version_info[0]}.{sys.version_info[1]}"
     results: dict[str, list[float]] = {}
@@ -43,11 +42,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     env["PIP_CONFIG_FILE"] = os.devnull
     with serve(work / "served") as index:
-        folder = index.root / "cpu"
-        folder.mkdir(parents=True)
-        shutil.copy(wheel, folder)
-        for dep in (ROOT / ".bench" / "wheelhouse" / "deps").glob("*.whl"):
-            shutil.copy(dep, folder)
+        fill_index_folder(index.root / "cpu", ROOT / ".bench" / "wheelhouse")
         bundle_flags = [
             "--index-base",
             index.url,

@@ -25,7 +25,7 @@ from _timing import seconds_of, Timing, machine_line, markdown_table  # noqa: E4
 
 from ptenv.install import lock as lockfile  # noqa: E402
 from tests.index_server import serve  # noqa: E402
-from tests.torch_venv import TORCH_VERSION, real_wheelhouse  # noqa: E402
+from tests.torch_venv import TORCH_VERSION, fill_index_folder  # noqa: E402
 
 
 def _replay_pair(
@@ -58,7 +58,6 @@ def main() -> None:
     parser.add_argument("--no-pip", action="store_true", help="skip the (slow) bare pip rows")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ptenv-bench-install-"))
-    wheel = real_wheelhouse(ROOT / ".bench" / "wheelhouse")
     bin_dir = Path(sys.executable).parent
     ptenv, uv = str(bin_dir / "ptenv"), str(bin_dir / "uv")
     pin = f"torch=={TORCH_VERSION}+cpu"
@@ -68,11 +67,7 @@ def main() -> None:
         results.setdefault(label, []).append(seconds)
 
     with serve(work / "served") as index:
-        folder = index.root / "cpu"
-        folder.mkdir(parents=True)
-        shutil.copy(wheel, folder)
-        for dep in (ROOT / ".bench" / "wheelhouse" / "deps").glob("*.whl"):
-            shutil.copy(dep, folder)
+        fill_index_folder(index.root / "cpu", ROOT / ".bench" / "wheelhouse")
         url = f"{index.url}/cpu"
         for attempt in range(args.runs):
             base = work / f"run{attempt}"

@@ -9,6 +9,7 @@ Set PTENV_TEST_TORCH_VENV to reuse a venv that already has torch (saves ~25 s lo
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -102,3 +103,11 @@ def real_wheelhouse(cache: Path) -> Path:
     for extra in deps.glob("torch-*.whl"):
         extra.unlink()  # the copy pip made of the torch wheel itself
     return wheel
+
+
+def fill_index_folder(folder: Path, cache: Path) -> None:
+    """The real CPU torch wheel and its dependencies (real_wheelhouse) in one index folder."""
+    wheel = real_wheelhouse(cache)
+    folder.mkdir(parents=True, exist_ok=True)
+    for found in (wheel, *(cache / "deps").glob("*.whl")):
+        shutil.copy(found, folder)

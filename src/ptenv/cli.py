@@ -766,12 +766,12 @@ def install(
     disk, installer), 5 the check failed, 130 interrupted. A failed or interrupted install
     leaves the previous environment as it was.
     """
-    companions = tuple(p.strip() for p in with_packages.split(",") if p.strip())
 
     def body() -> int:
 
         from ptenv import report, workflows
         from ptenv.context import Context
+        from ptenv.install.noop import companions
         from ptenv.install.sources import SourceOptions
         from ptenv.install.workflow import InstallOptions
         from ptenv.models import Request
@@ -779,7 +779,9 @@ def install(
 
         if lock is not None and not lock.is_file():
             _output_file(lock, "--lock")  # an existing lock is read; a new one written at the end
-        request = Request(torch=torch, cuda=cuda, with_packages=companions, index_base=index_base)
+        request = Request(
+            torch=torch, cuda=cuda, with_packages=companions(with_packages), index_base=index_base
+        )
         options = InstallOptions(
             venv=venv,
             overrides=TargetOverrides(driver=driver, gpu=gpu),
@@ -865,11 +867,14 @@ class _PlanFlags:
         )
 
     def request(self) -> Request:
+        from ptenv.install.noop import companions
         from ptenv.models import Request
 
-        companions = tuple(p.strip() for p in self.with_packages.split(",") if p.strip())
         return Request(
-            torch=self.torch, cuda=self.cuda, with_packages=companions, index_base=self.index_base
+            torch=self.torch,
+            cuda=self.cuda,
+            with_packages=companions(self.with_packages),
+            index_base=self.index_base,
         )
 
     def source(self) -> SourceOptions:

@@ -424,10 +424,10 @@ def _rocm(
         for variant in sorted(builds, key=lambda v: Version(v.version or "0"), reverse=True):
             targets = data.rocm_targets.get(variant.tag)
             if targets is not None and all(gfx in targets for gfx in wanted):
-                source = data.rocm_sources.get(variant.tag, data.rocm_source)
+                source = data.cite(data.rocm_sources[variant.tag])
                 reasons.append(
                     f"torch {patch}: {variant} is the newest ROCm build compiled for "
-                    f"{', '.join(wanted)} (targets from {data.cite(source)})."
+                    f"{', '.join(wanted)} (targets from {source})."
                 )
                 if variant.tag in data.rocm_unverified:
                     warnings.append(

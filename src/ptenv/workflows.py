@@ -21,6 +21,7 @@ from ptenv import redact, releases
 from ptenv.context import Context
 from ptenv.errors import ExitCode, SourceUnreadable, UsageError
 from ptenv.install import lock as lockfile
+from ptenv.install import noop
 from ptenv.models import CheckReport, Finding, Machine, Plan, Request, Severity, VenvInfo
 from ptenv.probe import TargetOverrides, probe_machine
 from ptenv.probe.venv import (
@@ -463,7 +464,7 @@ def export_plan(
         source=source,
         machine=machine,
         packages=resolution.packages,
-        request={"torch": request.torch, "cuda": request.cuda, "with": list(request.with_packages)},
+        request=noop.request_record(request.torch, request.cuda, request.with_packages),
         venv=venv,
     )
     return lockfile.render(contents, output), chosen
@@ -556,7 +557,7 @@ def export_dockerfile(
     lock = out / dockerfile.LOCK_NAME
     contents = lockfile.LockContents(
         plan=chosen, source=resolution.source, machine=machine, packages=resolution.packages,
-        request={"torch": request.torch, "cuda": request.cuda, "with": list(request.with_packages)},
+        request=noop.request_record(request.torch, request.cuda, request.with_packages),
         venv=Path(dockerfile.VENV),
     )  # fmt: skip
     try:

@@ -4,7 +4,6 @@ installed by ptenv into a fresh venv with real uv, then proven by ptenv check.""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from typer.testing import CliRunner
 
 from ptenv.cli import app
 from tests.index_server import serve
-from tests.torch_venv import TORCH_VERSION, NoTorchWheel, real_wheelhouse
+from tests.torch_venv import TORCH_VERSION, NoTorchWheel, fill_index_folder
 
 runner = CliRunner()
 
@@ -22,18 +21,13 @@ runner = CliRunner()
 def test_real_cpu_torch_from_a_loopback_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    try:
-        wheel = real_wheelhouse(tmp_path / "cache")
-    except NoTorchWheel as reason:
-        pytest.skip(str(reason))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
     with serve(tmp_path / "served") as index:
-        folder = index.root / "cpu"
-        folder.mkdir(parents=True)
-        shutil.copy(wheel, folder)
-        for dep in (tmp_path / "cache" / "deps").glob("*.whl"):
-            shutil.copy(dep, folder)
+        try:
+            fill_index_folder(index.root / "cpu", tmp_path / "cache")
+        except NoTorchWheel as reason:
+            pytest.skip(str(reason))
         result = runner.invoke(
             app,
             [

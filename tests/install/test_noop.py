@@ -1,5 +1,6 @@
 """The console script answers an install with nothing to do before the CLI loads
-(ptenv.entry); every case it is not sure of goes to the full install, which then decides."""
+(ptenv.entry, ptenv.fastpath); every case it is not sure of goes to the full install, which
+then decides."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ptenv import entry
+from ptenv import fastpath
 from ptenv.cli import app
 from ptenv.install import staging
 from tests.index_server import Index, serve
@@ -47,7 +48,7 @@ def _asked(index: Index, *more: str) -> list[str]:
 
 def _answer(argv: list[str], env: dict[str, str] | None = None) -> tuple[int | None, str]:
     out = io.StringIO()
-    return entry.answer(argv, dict(os.environ) if env is None else env, out), out.getvalue()
+    return fastpath.answer(argv, dict(os.environ) if env is None else env, out), out.getvalue()
 
 
 def test_an_install_with_nothing_to_do_is_answered_as_the_full_command_answers(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ptenv.errors import UsageError
-from ptenv.models import Plan
+from ptenv.models import Plan, VariantKind
 
 MARKER = "# Written by ptenv export dockerfile"
 DOCKER_PLATFORMS = {"linux-x86_64": "linux/amd64", "linux-aarch64": "linux/arm64"}
@@ -37,7 +37,7 @@ def render(plan: Plan, wheel_name: str, base: str | None = None) -> str:
         )
     image = base or base_image(plan)
     pins = " ".join(map(str, plan.packages))
-    cuda = plan.variant.tag.startswith("cu")
+    cuda = plan.variant.kind is VariantKind.CUDA
     about = (
         ["# The wheels bring their CUDA libraries: a plain Python base, and on the host only the",
          "# NVIDIA driver and the NVIDIA Container Toolkit."]

@@ -1,5 +1,5 @@
 """Is the venv already what was asked? The tests the install makes before doing anything,
-shared with the console script's fast path (ptenv.entry), so that both decide alike."""
+shared with the console script's fast path (ptenv.fastpath), so that both decide alike."""
 
 from __future__ import annotations
 

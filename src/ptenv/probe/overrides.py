@@ -24,6 +24,7 @@ from ptenv.models import (
     OsInfo,
     PythonInfo,
 )
+from ptenv.probe import intel
 from ptenv.probe.host import normalize_arch, normalize_os
 
 if TYPE_CHECKING:  # the release data (40 ms to import) is loaded only where a flag needs it
@@ -80,8 +81,6 @@ _GFX = re.compile(r"gfx[0-9a-f]{3,4}")
 def split_intel(text: str) -> tuple[tuple[IntelGpu, ...], str]:
     """'arc-b580,8.6' -> (the Arc B580 as a target, '8.6'); 'none' for the rest when only
     Intel names were given."""
-    from ptenv.probe import intel  # noqa: PLC0415 - the family table, only for a --gpu
-
     parts = [p.strip() for p in text.split(",") if p.strip()]
     named = [(p, intel.family_named(p)) for p in parts]
     found = tuple(intel.target_gpu(family) for _, family in named if family is not None)

@@ -139,7 +139,6 @@ class ReleaseData:
     driver_branches: tuple[tuple[int, Version], ...]  # (branch, newest CUDA), ascending
     raw_sources: dict[str, list[str]] = field(default_factory=dict)  # table -> source fields
     rocm_targets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rocm6.4 -> gfx
-    rocm_source: str = ""
     rocm_sources: dict[str, str] = field(default_factory=dict)  # rocm5.7 -> its source tag
     rocm_unverified: frozenset[str] = frozenset()  # indexes whose gfx lists are UNVERIFIED
     learned_on: str = ""  # when the merged overlay was refreshed (ISO); "" for built-in only
@@ -318,7 +317,6 @@ def built_in() -> ReleaseData:
         arch_rules=tuple(_arch_rule(r) for r in torch["arches"]),
         driver_branches=tuple((int(b), Version(c)) for b, c in branches["branches"]),
         rocm_targets={k: _tuple(v) for t in rocm_tables for k, v in t["targets"].items()},
-        rocm_source=str(cuda["rocm"]["source"]),
         rocm_sources={k: str(t["source"]) for t in rocm_tables for k in t["targets"]},
         rocm_unverified=frozenset(
             k for t in rocm_tables if t.get("unverified") for k in t["targets"]
