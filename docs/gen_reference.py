@@ -21,8 +21,10 @@ def matrix_page() -> str:
         "# Release matrix\n\n",
         "Generated from `src/ptenv/releases/` by `docs/gen_reference.py`; do not edit.\n",
         "Cells give the GPU architectures compiled into each CUDA build (SASS range; `+PTX` "
-        "when PTX is included). `?` = architecture list unknown, `*` = UNVERIFIED in the data, "
-        "`(x.y.z)` = only in those patches, `yes` = published (cpu, ROCm, XPU).\n\n",
+        "when PTX is included); for ROCm the gfx targets (first-last and how many: "
+        "`ptenv matrix --json` lists them), for xpu how many Intel GPU families the build is "
+        "made for. `?` = architecture list unknown, `*` = UNVERIFIED in the data, "
+        "`(x.y.z)` = only in those patches, `yes` = published (cpu).\n\n",
     ]
     for platform in releases.PLATFORMS:
         rows = matrix.matrix(data, platform, None)

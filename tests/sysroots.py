@@ -78,3 +78,27 @@ def jetson_machine(root: Path, *, soc: str, model: str, release: str) -> Path:
     (tree / "model").write_text(model + "\0")
     (tree / "compatible").write_text(f"nvidia,p3737-0000+p3701-0005\0nvidia,{soc}\0")
     return root
+
+
+def nvidia_machine(root: Path, models: list[str], *, driver: str = "570.86.15") -> Path:
+    """A host with the NVIDIA driver loaded: its module version, the /proc files it writes per
+    GPU (Model, GPU UUID, Bus Location) and the PCI functions (vendor 0x10de)."""
+    (root / "sys/module/nvidia").mkdir(parents=True, exist_ok=True)
+    (root / "sys/module/nvidia/version").write_text(f"{driver}\n")
+    (root / "dev").mkdir(exist_ok=True)
+    (root / "dev/nvidiactl").write_text("")
+    for number, model in enumerate(models, 1):
+        bus = f"0000:{0x40 + number:02x}:00.0"
+        info = root / f"proc/driver/nvidia/gpus/{bus}"
+        info.mkdir(parents=True)
+        (info / "information").write_text(
+            f"Model: \t\t {model}\nIRQ:   \t\t {180 + number}\n"
+            f"GPU UUID: \t GPU-{number:08x}-1b7d-4e8a-9c6f-2d1e0b9a8c7f\n"
+            f"Bus Type: \t PCIe\nBus Location: \t {bus}\nDevice Minor: \t {number - 1}\n"
+        )
+        pci = root / f"sys/bus/pci/devices/{bus}"
+        pci.mkdir(parents=True)
+        (pci / "vendor").write_text("0x10de\n")
+        (pci / "device").write_text("0x2684\n")
+        (pci / "class").write_text("0x030000\n")
+    return root

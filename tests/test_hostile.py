@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,6 +93,82 @@ def test_a_page_linking_a_device_file_neither_hangs_nor_installs(index: Index) -
     said = _clean_failure(result, (4,))
     assert "local file" in said or "filelock" in said
     assert not Path("env").exists()
+
+
+class _Tripwire:
+    """A FIFO named like a wheel: whoever opens it to read is recorded (a regular file's
+    reads leave no trace to test; relatime hides them)."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir()
+        self.path = folder / "filelock-3.20.0-py3-none-any.whl"
+        os.mkfifo(self.path)
+        self.opened = threading.Event()
+        threading.Thread(target=self._wait, daemon=True).start()
+
+    def _wait(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY)  # blocks until a reader opens it
+        self.opened.set()
+        os.close(fd)
+
+    def release(self) -> None:
+        """Open it ourselves so the waiting thread ends."""
+        if not self.opened.is_set():
+            os.close(os.open(self.path, os.O_RDONLY | os.O_NONBLOCK))
+            time.sleep(0.05)
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_a_local_file_linked_by_a_remote_page_is_never_opened(
+    index: Index, tmp_path: Path, installer: str
+) -> None:
+    """The resolver used to open it (for its metadata) before ptenv vetted the resolution:
+    the pages reach the installer through ptenv's gate, without that link."""
+    wire = _Tripwire(tmp_path / "elsewhere")
+    index.pages["cpu/filelock"] = (
+        f'<a href="file://{wire.path}#sha256={"0" * 64}">{wire.path.name}</a>'.encode()
+    )
+    try:
+        result = _install(index, "--cuda", "cpu", "--installer", installer)
+        said = _clean_failure(result, (4,))
+    finally:
+        opened = wire.opened.is_set()
+        wire.release()
+    assert not opened, "the installer opened a file a remote page pointed at"
+    assert "left out 1 link" in said and "a local file in no folder named" in said, said
+    assert "localhost:" not in said, said  # no gate URL shown
+    assert not Path("env").exists()
+
+
+def test_the_gate_keeps_a_page_s_attributes_and_serves_only_vetted_links(
+    index: Index, tmp_path: Path
+) -> None:
+    """What the installer reads: the same files, absolute, Requires-Python and metadata
+    hashes kept, plain http elsewhere dropped (never contacted: the page is only parsed)."""
+    from ptenv import _http
+    from ptenv.install import gate
+    from ptenv.install.sources import Source, SourceKind
+
+    index.pages["cpu/filelock"] = (
+        b'<a href="../../files/filelock-3.20.0-py3-none-any.whl#sha256=' + b"a" * 64 + b'" '
+        b'data-requires-python="&gt;=3.9" data-dist-info-metadata="sha256=' + b"b" * 64 + b'">'
+        b"filelock-3.20.0-py3-none-any.whl</a>\n"
+        b'<a href="http://192.0.2.7/filelock-3.19.0-py3-none-any.whl">'
+        b"filelock-3.19.0-py3-none-any.whl</a>"
+    )
+    source = Source(kind=SourceKind.INDEX, label="index", index_url=f"{index.url}/cpu")
+    _http.configure(None)
+    with gate.gated(source, insecure=False) as front:
+        assert front.source.index_url and front.source.index_url.startswith("http://localhost:")
+        served = _http.get_page(f"{front.source.index_url}filelock/").text
+    assert f'href="{index.url}/files/filelock-3.20.0-py3-none-any.whl#sha256={"a" * 64}"' in served
+    assert 'data-requires-python="&gt;=3.9"' in served
+    assert f'data-dist-info-metadata="sha256={"b" * 64}"' in served
+    assert "192.0.2.7" not in served and "3.19.0" not in served
+    assert [r.why for r in front.refused] == [
+        "plain http on another host (it could be tampered with on the way)"
+    ]
+    assert not any("192.0.2.7" in r for r in index.requests)
 
 
 # --- crafted locks ----------------------------------------------------------------------------

@@ -233,6 +233,7 @@ class AmdInfo:
     kernel_driver: str | None = None  # /sys/module/amdgpu/version
     rocm_version: str | None = None  # /opt/rocm/.info/version
     visible_devices: str | None = None  # HIP_VISIBLE_DEVICES or ROCR_VISIBLE_DEVICES
+    gpus_from: str = ""  # kfd | pci | amd-smi | rocminfo: where the GPU list came from
 
     @property
     def visible_gpus(self) -> tuple[AmdGpu, ...]:

@@ -380,6 +380,7 @@ def matrix_document(platform: str, rows: Sequence[Row]) -> MatrixDocument:
                         "arch_known": cell.arch_known,
                         "unverified": cell.unverified,
                         "only_in_patches": list(cell.only_in),
+                        "gpu_targets": list(cell.gpu_targets),
                         "source": cell.source,
                     }
                     for cell in row.cells
@@ -404,6 +405,7 @@ def render_matrix(
         out.print(_matrix_table(platform, rows, columns))
     if legend:
         out.print(
+            "ROCm: gfx range (targets) · xpu: Intel GPU families (--json lists them) · "
             "? = architecture list unknown · * = UNVERIFIED · (x.y.z) = only in those patches",
             markup=False,
         )

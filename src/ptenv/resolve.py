@@ -422,14 +422,13 @@ def _rocm(
             v for v in release.variants_for(machine.platform, patch) if v.kind is VariantKind.ROCM
         ]
         for variant in sorted(builds, key=lambda v: Version(v.version or "0"), reverse=True):
-            targets = data.rocm_targets.get(variant.tag)
-            if targets is not None and all(gfx in targets for gfx in wanted):
-                source = data.cite(data.rocm_sources[variant.tag])
+            known = data.rocm_targets(release.minor, variant.tag)
+            if known is not None and all(gfx in known.targets for gfx in wanted):
                 reasons.append(
                     f"torch {patch}: {variant} is the newest ROCm build compiled for "
-                    f"{', '.join(wanted)} (targets from {source})."
+                    f"{', '.join(wanted)} (targets from {data.cite(known.source)})."
                 )
-                if variant.tag in data.rocm_unverified:
+                if known.unverified:
                     warnings.append(
                         f"The gfx list of {variant} is UNVERIFIED in ptenv's data (not read "
                         "from its release branch); `ptenv check` on the GPU proves it."
@@ -539,7 +538,7 @@ def _xpu(
 def _rocm_hint(wanted: list[str], data: ReleaseData) -> str:
     """A near miss (gfx1031 beside gfx1030) runs with HSA_OVERRIDE_GFX_VERSION, at the
     user's own risk; say so, with the CPU build as the safe way."""
-    every = {gfx for targets in data.rocm_targets.values() for gfx in targets}
+    every = data.every_gfx
     overrides = []
     for gfx in wanted:
         digits = gfx.removeprefix("gfx")

@@ -82,6 +82,9 @@ class MatrixCell(TypedDict):
     arch_known: Annotated[bool, "whether the architecture list is known"]
     unverified: Annotated[bool, "UNVERIFIED in the release data"]
     only_in_patches: Annotated[list[str], "the patches that have it, when not all do"]
+    gpu_targets: Annotated[
+        list[str], "ROCm: the gfx targets compiled in; xpu: the Intel GPU families it is built for"
+    ]
     source: Annotated[str, "where the fact comes from"]
 
 

@@ -142,10 +142,37 @@ def test_an_intel_product_name_is_planned_the_xpu_build_where_the_family_has_one
     assert any("not a GPU the xpu builds are made for" in str(r) for r in document["reasons"])
 
 
-def test_a_rocm5_build_is_planned_for_an_old_torch_and_its_gfx_list_is_flagged_unverified() -> None:
+def _old_plan(torch: str, gpu: str) -> tuple[int, dict[str, Any]]:
     result = runner.invoke(app, ["plan", "--json", "--python", "3.10", "--os", "linux", "--arch",
-                                 "x86_64", "--gpu", "gfx90a", "--torch", "2.1"])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    document = json.loads(result.stdout)
+                                 "x86_64", "--gpu", gpu, "--torch", torch])  # fmt: skip
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_an_old_torch_is_planned_on_its_own_release_branch_gfx_list() -> None:
+    """pytorch/builder release/2.1: gfx900;gfx906;gfx908;gfx90a;gfx1030;gfx1100 for rocm5.x."""
+    code, document = _old_plan("2.1", "gfx90a")
+    assert code == 0, document
     assert document["variant"] == "rocm5.6"
-    assert any("UNVERIFIED" in w and "rocm5.6" in w for w in document["warnings"])
+    assert any("pytorch/builder" in str(r) and "release/2.0" in str(r) for r in document["reasons"])
+    assert not any("UNVERIFIED" in str(w) for w in document["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("torch", "gpu", "variant"),
+    [
+        ("2.0", "gfx1100", None),  # release/2.0 built no gfx1100 (added in 2.1)
+        ("2.1", "gfx1100", "rocm5.6"),
+        ("2.2", "gfx942", None),  # gfx942 only from ROCm 6.0, first in 2.3
+        ("2.3", "gfx942", "rocm6.0"),
+        ("2.4", "gfx1101", None),  # 2.4's rocm6.1 image has no gfx1101 (uv's index row does)
+        ("2.5", "gfx1101", "rocm6.1"),  # 2.5 is built in pytorch's own CI: uv's row
+    ],
+)
+def test_each_release_is_judged_by_the_gfx_list_its_own_build_had(
+    torch: str, gpu: str, variant: str | None
+) -> None:
+    code, document = _old_plan(torch, gpu)
+    if variant is None:
+        assert code == 3 and gpu in document["error"]["message"], document
+    else:
+        assert code == 0 and document["variant"] == variant, document

@@ -28,6 +28,7 @@ def probe(
         pci_functions=lambda: pci,
         nouveau=lambda: False,
         device_nodes=lambda: bool(files),
+        proc_gpus=lambda: [files[k] for k in sorted(files) if k.endswith("/information")],
     )
     return info
 
@@ -242,3 +243,30 @@ def test_device_nodes_are_read_before_nvml_creates_them() -> None:
     )
     assert nodes[0], "the fake did not stand in for NVML's mknod"
     assert info.problem is NvidiaProblem.DRIVER_NOT_LOADED and info.device_nodes is False
+
+
+RTX_4090_INFORMATION = (
+    "Model: \t\t NVIDIA GeForce RTX 4090\nIRQ:   \t\t 186\n"
+    "GPU UUID: \t GPU-5a3f0c2e-1b7d-4e8a-9c6f-2d1e0b9a8c7f\nVideo BIOS: \t 95.02.18.80.5f\n"
+    "Bus Type: \t PCIe\nDMA Size: \t 47 bits\nDMA Mask: \t 0x7fffffffffff\n"
+    "Bus Location: \t 0000:01:00.0\nDevice Minor: \t 0\nGPU Excluded:\t No\n"
+)
+
+
+def test_the_driver_s_proc_files_name_the_gpus_when_nvml_and_smi_cannot() -> None:
+    """The shape of /proc/driver/nvidia/gpus/<bus>/information as the driver writes it."""
+    h100 = RTX_4090_INFORMATION.replace("GeForce RTX 4090", "H100 80GB HBM3").replace(
+        "0000:01:00.0", "0000:41:00.0"
+    )
+    info = probe(
+        FakeNvml(init_error=NvmlCallError(12)),
+        files={
+            "/proc/driver/nvidia/version": (DATA / "proc_driver_version_open.txt").read_text(),
+            "/proc/driver/nvidia/gpus/0000:01:00.0/information": RTX_4090_INFORMATION,
+            "/proc/driver/nvidia/gpus/0000:41:00.0/information": h100,
+        },
+    )
+    assert [g.name for g in info.gpus] == ["NVIDIA GeForce RTX 4090", "NVIDIA H100 80GB HBM3"]
+    assert [str(g.compute_capability) for g in info.gpus] == ["8.9", "9.0"]
+    assert info.gpus[0].pci_bus_id == "0000:01:00.0" and info.gpus[0].uuid
+    assert info.sources["gpus"] == "/proc/driver/nvidia/gpus"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ptenv.errors import InstallFailed, UsageError
 from ptenv.install import backends as installers
+from ptenv.install import gate, vetting
 from ptenv.install import lock as lockfile
-from ptenv.install import vetting
 from ptenv.install.sources import Source
 from ptenv.models import Plan
 
@@ -54,11 +54,20 @@ def resolve_for_target(
         wanted = Path(scratch) / "requirements.in"
         wanted.write_text("".join(f"{pin}\n" for pin in plan.packages), encoding="utf-8")
         output = Path(scratch) / "pylock.toml"
-        argv = uv.target_compile_argv(
-            wanted, source, network=network, output=output,
-            python_version=plan.python.rstrip("t"), python_platform=platform,
-        )  # fmt: skip
-        installers.run_installer(argv, "uv resolve", uv.environment(network), source=source)
+        with gate.gated(source, insecure=insecure) as front:
+            argv = uv.target_compile_argv(
+                wanted, front.source, network=network, output=output,
+                python_version=plan.python.rstrip("t"), python_platform=platform,
+            )  # fmt: skip
+            try:
+                installers.run_installer(
+                    argv,
+                    "uv resolve",
+                    uv.environment(network) | front.installer_env(env),
+                    source=source,
+                )
+            except InstallFailed as failed:
+                raise gate.as_seen_by_ptenv(failed, front) from None
         packages = tuple(lockfile.from_uv_pylock(output.read_text(encoding="utf-8")))
     vetting.vet(packages, source, insecure=insecure)
     return Resolution(plan=plan, source=source, packages=packages)

@@ -46,51 +46,99 @@ class Wheel:
     tags: frozenset[Tag]
 
 
+# What an installer reads from an anchor besides its href: PEP 503, 592, 658 and 714.
+PAGE_ATTRIBUTES = (
+    "data-requires-python",
+    "data-yanked",
+    "data-dist-info-metadata",
+    "data-core-metadata",
+    "data-gpg-sig",
+)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """One file on a project page: its absolute URL (with any #sha256= fragment), the name
+    the page gives it and the PEP 503 attributes it carries, as found."""
+
+    url: str
+    text: str
+    attributes: tuple[tuple[str, str | None], ...] = ()
+
+    @property
+    def file(self) -> IndexFile:
+        url, _, fragment = self.url.partition("#")
+        sha256 = fragment.split("=", 1)[1] if fragment.startswith("sha256=") else None
+        name = self.text or urllib.parse.unquote(url.rsplit("/", 1)[-1])
+        return IndexFile(filename=name, url=url, sha256=sha256)
+
+
 class _Anchors(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, page_url: str) -> None:
         super().__init__()
-        self.links: list[tuple[str, str]] = []
-        self._href: str | None = None
+        self.page_url = page_url
+        self.anchors: list[Anchor] = []
+        self._open: tuple[str, tuple[tuple[str, str | None], ...]] | None = None
         self._text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
-            self._href = dict(attrs).get("href")
+            found = dict(attrs)
+            href = found.get("href")
+            kept = tuple((k, v) for k, v in attrs if k in PAGE_ATTRIBUTES)
+            self._open = (href, kept) if href is not None else None
             self._text = []
 
     def handle_data(self, data: str) -> None:
-        if self._href is not None:
+        if self._open is not None:
             self._text.append(data)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.links.append((self._href, "".join(self._text).strip()))
-            self._href = None
+        if tag == "a" and self._open is not None:
+            href, kept = self._open
+            url = urllib.parse.urljoin(self.page_url, href)
+            self.anchors.append(Anchor(url, "".join(self._text).strip(), kept))
+            self._open = None
 
 
-def _file(base_url: str, href: str, filename: str | None) -> IndexFile:
-    url, _, fragment = urllib.parse.urljoin(base_url, href).partition("#")
-    sha256 = fragment.split("=", 1)[1] if fragment.startswith("sha256=") else None
-    name = filename or urllib.parse.unquote(url.rsplit("/", 1)[-1])
-    return IndexFile(filename=name, url=url, sha256=sha256)
+def html_anchors(page_url: str, text: str) -> list[Anchor]:
+    """PEP 503: every anchor is a file; its text is the filename."""
+    parser = _Anchors(page_url)
+    parser.feed(text)
+    return parser.anchors
+
+
+def json_anchors(page_url: str, text: str) -> list[Anchor]:
+    """PEP 691's files, as the anchors of the equivalent PEP 503 page."""
+    document = json.loads(text)
+    anchors = []
+    for entry in document.get("files", []):
+        url = urllib.parse.urljoin(page_url, entry["url"])
+        sha = (entry.get("hashes") or {}).get("sha256")
+        if sha:
+            url = f"{url.partition('#')[0]}#sha256={sha}"
+        attributes: list[tuple[str, str | None]] = []
+        if entry.get("requires-python"):
+            attributes.append(("data-requires-python", str(entry["requires-python"])))
+        yanked = entry.get("yanked")
+        if yanked:
+            attributes.append(("data-yanked", yanked if isinstance(yanked, str) else ""))
+        metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
+        if metadata:
+            digest = metadata.get("sha256") if isinstance(metadata, dict) else None
+            value = f"sha256={digest}" if digest else "true"
+            attributes += [("data-dist-info-metadata", value), ("data-core-metadata", value)]
+        anchors.append(Anchor(url, str(entry["filename"]), tuple(attributes)))
+    return anchors
 
 
 def parse_simple_html(page_url: str, text: str) -> list[IndexFile]:
-    """PEP 503: every anchor is a file; its text is the filename, #sha256= the hash."""
-    parser = _Anchors()
-    parser.feed(text)
-    return [_file(page_url, href, label or None) for href, label in parser.links]
+    return [anchor.file for anchor in html_anchors(page_url, text)]
 
 
 def parse_simple_json(page_url: str, text: str) -> list[IndexFile]:
     """PEP 691: {"files": [{"filename", "url", "hashes": {"sha256"}}]}."""
-    document = json.loads(text)
-    files = []
-    for entry in document.get("files", []):
-        url = urllib.parse.urljoin(page_url, entry["url"])
-        sha = (entry.get("hashes") or {}).get("sha256")
-        files.append(IndexFile(entry["filename"], url, sha))
-    return files
+    return [anchor.file for anchor in json_anchors(page_url, text)]
 
 
 def wheels(files: Iterable[IndexFile], project: str) -> list[Wheel]:

@@ -22,9 +22,9 @@ from ptenv.install.sources import Source
 
 def vet(packages: Sequence[LockedPackage], source: Source, *, insecure: bool) -> None:
     """InstallFailed naming the first package whose URL ptenv would not fetch."""
-    roots = _local_roots(source)
+    roots = local_roots(source)
     for package in packages:
-        why = _refusal(package.url, roots, insecure)
+        why = refusal(package.url, roots, insecure)
         if why is not None:
             shown = redact.url(package.url or "")
             raise InstallFailed(
@@ -34,7 +34,7 @@ def vet(packages: Sequence[LockedPackage], source: Source, *, insecure: bool) ->
             )
 
 
-def _refusal(url: str | None, roots: Sequence[Path], insecure: bool) -> str | None:
+def refusal(url: str | None, roots: Sequence[Path], insecure: bool) -> str | None:
     if not url:
         return "without a URL"
     parts = urllib.parse.urlsplit(url)
@@ -54,7 +54,7 @@ def _refusal(url: str | None, roots: Sequence[Path], insecure: bool) -> str | No
     return f"a {parts.scheme or 'scheme-less'} URL"
 
 
-def _local_roots(source: Source) -> list[Path]:
+def local_roots(source: Source) -> list[Path]:
     """The local folders the user named: find-links folders, and for a file:// index the
     folder above its simple/ pages (where local indexes keep their files: /opt/pypi/simple
     links /opt/pypi/files/...)."""

@@ -31,7 +31,7 @@ from ptenv import _proc, releases
 from ptenv.context import Context
 from ptenv.errors import InstallFailed, PtenvError, UsageError
 from ptenv.install import backends as installers
-from ptenv.install import index, noop, staging, vetting
+from ptenv.install import gate, index, noop, staging, vetting
 from ptenv.install import lock as lockfile
 from ptenv.install.availability import plan_and_source
 from ptenv.install.index import IndexFile
@@ -506,8 +506,27 @@ def _run_install(
 ) -> list[lockfile.LockedPackage]:
     """Install; the installer's own record of what it installed (URL, sha256) comes back."""
     locked, plan = decision.locked, decision.plan
-    network = _user_network(backend, context.env)
     source = _replay_source(locked) if locked is not None else decision.source
+    with gate.gated(source, insecure=options.source.insecure) as front:
+        installed = _install_through(backend, venv, locked, plan, front, options, context)
+    summary = front.refused_summary()
+    if summary:
+        context.progress(f"vetting: {summary}")
+    return installed
+
+
+def _install_through(
+    backend: installers.Installer,
+    venv: Path,
+    locked: lockfile.Lock | None,
+    plan: Plan,
+    front: gate.Gate,
+    options: InstallOptions,
+    context: Context,
+) -> list[lockfile.LockedPackage]:
+    """The resolve and install steps, with the installer reading remote pages via the gate."""
+    network = _user_network(backend, context.env)
+    source, told = front.original, front.source
 
     def step(argv: list[str], what: str, wheels: Sequence[str] = ()) -> None:
         expected = ExpectedBytes(wheels) if wheels and context.wants_totals else None
@@ -516,12 +535,14 @@ def _run_install(
             installers.run_installer(
                 argv,
                 what,
-                backend.environment(network),
+                backend.environment(network) | front.installer_env(context.env),
                 echo=context.echo,
                 stall_s=options.stall_timeout,
                 source=source,
                 on_activity=meter,
             )
+        except InstallFailed as failed:
+            raise gate.as_seen_by_ptenv(failed, front) from None
         finally:
             meter.finish()
 
@@ -534,12 +555,10 @@ def _run_install(
         if locked is None and isinstance(backend, installers.UvInstaller):
             resolved = Path(scratch) / "pylock.toml"
             step(
-                backend.compile_argv(
-                    python, requirements, source, network=network, output=resolved
-                ),
+                backend.compile_argv(python, requirements, told, network=network, output=resolved),
                 "uv resolve",
             )
-            # every URL the resolution chose, vetted before anything is downloaded
+            # every URL the resolution chose, vetted again before anything is downloaded
             vetting.vet(_to_install(None, resolved), source, insecure=options.source.insecure)
         elif isinstance(backend, installers.UvInstaller) and locked and not locked.old_format:
             # uv installs a pylock as resolved: one download per wheel (a list of direct
@@ -550,7 +569,7 @@ def _run_install(
             Path(scratch) / "report.json" if isinstance(backend, installers.PipInstaller) else None
         )
         argv = backend.install_argv(
-            python, resolved or requirements, source, locked=locked is not None, network=network,
+            python, resolved or requirements, told, locked=locked is not None, network=network,
             report=report if locked is None else None,
             reinstall=("torch",) if options.reinstall else (),
         )  # fmt: skip
@@ -563,7 +582,8 @@ def _run_install(
             return lockfile.from_uv_pylock(resolved.read_text(encoding="utf-8"))
         assert report is not None
         installed = lockfile.from_pip_report(report.read_text(encoding="utf-8"))
-        # pip resolves and installs in one step: vetted before the new venv replaces the old
+        # pip resolves and installs in one step: vetted again before the new venv replaces
+        # the old one (the gate showed it only vetted links)
         vetting.vet(installed, source, insecure=options.source.insecure)
         return installed
 

@@ -36,7 +36,7 @@ def probe_machine(
         nvidia_info = NvidiaInfo()  # the user described the target's driver and GPUs
     elif sysroot is not None:
         nvidia_info = _nvidia_under(sysroot, env)
-        amd_info = amd.probe_amd(env, sysroot)
+        amd_info = amd.probe_amd(env, sysroot, amd_smi=lambda: None, rocminfo=lambda: None)
         intel_info = intel.probe_intel(sysroot)
         jetson_info = jetson.probe_jetson(sysroot)
     else:
@@ -75,4 +75,5 @@ def _nvidia_under(root: Path, env: Mapping[str, str]) -> NvidiaInfo:
         pci_functions=lambda: nvidia.count_nvidia_pci_functions(root / "sys/bus/pci/devices"),
         nouveau=lambda: nvidia.nouveau_bound(root / "sys/bus/pci/drivers/nouveau"),
         device_nodes=(root / "dev/nvidiactl").exists,
+        proc_gpus=lambda: nvidia.read_proc_gpus(root / "proc/driver/nvidia/gpus"),
     )

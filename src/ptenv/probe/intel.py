@@ -23,10 +23,21 @@ _LEVEL_ZERO = ("usr/lib/x86_64-linux-gnu", "usr/lib64", "usr/lib", "usr/local/li
 
 
 @cache
-def _families() -> list[dict[str, Any]]:
+def _table() -> dict[str, Any]:
     text = resources.files("ptenv.releases").joinpath("intel.toml").read_text("utf-8")
-    families: list[dict[str, Any]] = tomllib.loads(text)["family"]
+    table: dict[str, Any] = tomllib.loads(text)
+    return table
+
+
+def _families() -> list[dict[str, Any]]:
+    families: list[dict[str, Any]] = _table()["family"]
     return families
+
+
+def xpu_families() -> tuple[tuple[str, ...], str]:
+    """The family names the xpu builds are made for, and the table's source tag."""
+    names = tuple(str(f["name"]) for f in _families() if f.get("xpu"))
+    return names, str(_table()["source"])
 
 
 def family_of(device_id: str) -> dict[str, Any] | None:

@@ -10,6 +10,8 @@ Detection order (each fact records where it came from in NvidiaInfo.sources):
   3. /proc/driver/nvidia/version: the NVRM line, when sysfs has none.
   4. nvidia-smi --query-gpu=... --format=csv,noheader,nounits, only when NVML failed and a
      driver is evidently installed; never its human-readable table.
+  5. /proc/driver/nvidia/gpus/<bus id>/information (Model, GPU UUID, Bus Location), when
+     neither answered: the GPUs' names, their compute capability from ptenv's name table.
 """
 
 from __future__ import annotations
@@ -340,6 +342,57 @@ def _run_nvidia_smi() -> str | None:
     return done.stdout if done.ok else None
 
 
+def read_proc_gpus(folder: Path) -> list[str]:
+    """The driver's information file of each GPU, in PCI bus order."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    return [text for entry in entries if (text := read_text(entry / "information"))]
+
+
+def parse_proc_gpus(texts: Sequence[str]) -> list[Gpu]:
+    """`Model: \t\t NVIDIA GeForce RTX 4090` lines, as the driver writes them; the compute
+    capability comes from ptenv's table of names (None for a name it does not know)."""
+    from ptenv.releases import gpus as names  # noqa: PLC0415 - only when NVML and smi failed
+
+    found = []
+    for index, text in enumerate(texts):
+        fields = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key.strip()] = value.strip()
+        model = fields.get("Model")
+        if not model:
+            continue
+        uuid = fields.get("GPU UUID", "")
+        found.append(
+            Gpu(
+                index=index,
+                name=model,
+                uuid=uuid if uuid.startswith("GPU-") else None,
+                pci_bus_id=fields.get("Bus Location") or None,
+                compute_capability=_capability_of_model(model, names.by_name),
+                source="/proc/driver/nvidia/gpus",
+            )
+        )
+    return found
+
+
+def _capability_of_model(
+    model: str, by_name: Callable[[str], ComputeCapability | None]
+) -> ComputeCapability | None:
+    """The driver's names carry form factor and memory ("NVIDIA A100-SXM4-80GB", "NVIDIA H100
+    80GB HBM3"): the longest leading run of words that names a GPU ptenv knows."""
+    words = [w for w in re.split(r"[\s-]+", model) if w and w.lower() != "nvidia"]
+    for end in range(len(words), 0, -1):
+        found = by_name(" ".join(words[:end]))
+        if found is not None:
+            return found
+    return None
+
+
 def probe_nvidia(
     nvml: Nvml | None,
     env: Mapping[str, str],
@@ -349,6 +402,7 @@ def probe_nvidia(
     pci_functions: Callable[[], int] = count_nvidia_pci_functions,
     nouveau: Callable[[], bool] = nouveau_bound,
     device_nodes: Callable[[], bool] = lambda: Path("/dev/nvidiactl").exists(),
+    proc_gpus: Callable[[], list[str]] = lambda: read_proc_gpus(Path("/proc/driver/nvidia/gpus")),
 ) -> NvidiaInfo:
     """All NVIDIA facts, from NVML where it answers and the fallbacks where it does not.
 
@@ -385,6 +439,10 @@ def probe_nvidia(
             if driver is None and smi_driver is not None:
                 driver = DriverVersion.read(smi_driver)
                 sources["driver_version"] = "nvidia-smi"
+    if not gpus and (driver is not None or has_nodes):
+        gpus = tuple(parse_proc_gpus(proc_gpus()))
+        if gpus:
+            sources["gpus"] = "/proc/driver/nvidia/gpus"
     cuda_visible = env.get("CUDA_VISIBLE_DEVICES")
     chosen, unknown = visible_indices(cuda_visible, gpus)
     gpus = tuple(replace(gpu, visible=gpu.index in chosen) for gpu in gpus)

@@ -131,6 +131,20 @@ class ArchRule:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RocmList:
+    """The gfx targets compiled into a ROCm index's wheels (as get_arch_list() gives them)."""
+
+    index: str  # rocm6.4
+    targets: tuple[str, ...]
+    source: str  # its source tag
+    torch: tuple[str, ...] = ()  # the torch minors it is for; () every release on the index
+    unverified: bool = False
+
+    def fits(self, minor: str) -> bool:
+        return not self.torch or minor in self.torch
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleaseData:
     sources: dict[str, str]
     releases: tuple[Release, ...]  # oldest first
@@ -138,13 +152,20 @@ class ReleaseData:
     arch_rules: tuple[ArchRule, ...]
     driver_branches: tuple[tuple[int, Version], ...]  # (branch, newest CUDA), ascending
     raw_sources: dict[str, list[str]] = field(default_factory=dict)  # table -> source fields
-    rocm_targets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rocm6.4 -> gfx
-    rocm_sources: dict[str, str] = field(default_factory=dict)  # rocm5.7 -> its source tag
-    rocm_unverified: frozenset[str] = frozenset()  # indexes whose gfx lists are UNVERIFIED
+    # gfx lists: per torch release first (that release's own build), then per index
+    rocm_lists: tuple[RocmList, ...] = ()
     learned_on: str = ""  # when the merged overlay was refreshed (ISO); "" for built-in only
 
     def release(self, minor: str) -> Release | None:
         return next((r for r in self.releases if r.minor == minor), None)
+
+    def rocm_targets(self, minor: str, index: str) -> RocmList | None:
+        """The gfx targets of torch `minor`'s build on ROCm index `index`, if known."""
+        return next((r for r in self.rocm_lists if r.index == index and r.fits(minor)), None)
+
+    @property
+    def every_gfx(self) -> frozenset[str]:
+        return frozenset(g for r in self.rocm_lists for g in r.targets)
 
     def cite(self, tags: str) -> str:
         """A fact's `source` tags ("PYPI; AUDIO") as the sources they stand for, for people."""
@@ -309,18 +330,13 @@ def built_in() -> ReleaseData:
     }
     releases = tuple(sorted((_release(r) for r in torch["release"]), key=lambda r: r.version))
     branches = cuda["driver_branches"]
-    rocm_tables = (cuda["rocm"], cuda["rocm_older"])  # uv's table; the older, UNVERIFIED one
     return ReleaseData(
         sources=dict(sources),
         releases=releases,
         cuda_variants=variants,
         arch_rules=tuple(_arch_rule(r) for r in torch["arches"]),
         driver_branches=tuple((int(b), Version(c)) for b, c in branches["branches"]),
-        rocm_targets={k: _tuple(v) for t in rocm_tables for k, v in t["targets"].items()},
-        rocm_sources={k: str(t["source"]) for t in rocm_tables for k in t["targets"]},
-        rocm_unverified=frozenset(
-            k for t in rocm_tables if t.get("unverified") for k in t["targets"]
-        ),
+        rocm_lists=_rocm_lists(cuda),
         raw_sources={
             "release": [r["source"] for r in torch["release"]],
             "companions": [
@@ -329,9 +345,20 @@ def built_in() -> ReleaseData:
             "arches": [r["source"] for r in torch["arches"]],
             "variant": [v["source"] for v in cuda["variant"]],
             "driver_branches": [branches["source"]],
-            "rocm": [
-                cuda["rocm"]["source"],
-                *([cuda["rocm_older"]["source"]] if "rocm_older" in cuda else []),
-            ],
+            "rocm": [cuda["rocm"]["source"], *(t["source"] for t in cuda["rocm_release"])],
         },
     )
+
+
+def _rocm_lists(cuda: dict[str, Any]) -> tuple[RocmList, ...]:
+    """Per-release lists first, so they win over the per-index table."""
+
+    def lists(table: dict[str, Any], torch: tuple[str, ...]) -> list[RocmList]:
+        return [
+            RocmList(index=index, targets=_tuple(gfx), source=str(table["source"]), torch=torch,
+                     unverified=bool(table.get("unverified")))
+            for index, gfx in table["targets"].items()
+        ]  # fmt: skip
+
+    per_release = [x for t in cuda.get("rocm_release", ()) for x in lists(t, _tuple(t["torch"]))]
+    return (*per_release, *lists(cuda["rocm"], ()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ptenv.errors import UsageError
 from ptenv.models import ComputeCapability, Variant, VariantKind
@@ -19,12 +20,23 @@ class Cell:
     unverified: bool
     source: str
     only_in: tuple[str, ...] = ()  # patches that have it, when not all do
+    # ROCm: the gfx targets compiled in; xpu: the Intel GPU families it is built for
+    gpu_targets: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
-        """'5.0-9.0', '7.5-12.0+PTX', 'cpu', '?' (unknown architectures)."""
+        """'5.0-9.0', '7.5-12.0+PTX', 'gfx900-gfx1201 (14)', '4 families*', 'yes' (cpu), '?'."""
+        mark = "*" if self.unverified else ""
+        kind = Variant.parse(self.variant).kind
+        if kind is VariantKind.ROCM:
+            if not self.gpu_targets:
+                return "gfx ?" + mark
+            first, last = self.gpu_targets[0], self.gpu_targets[-1]
+            return f"{first}-{last} ({len(self.gpu_targets)})" + mark
+        if kind is VariantKind.XPU:
+            return f"{len(self.gpu_targets)} families{mark}"
         if not self.cuda:
-            return "yes*" if self.unverified else "yes"
+            return "yes" + mark
         if not self.arch_known:
             return "?"
         text = f"{self.sass[0]}-{self.sass[-1]}" if len(self.sass) > 1 else str(self.sass[0])
@@ -65,18 +77,19 @@ def matrix(data: ReleaseData, platform: str, torch: str | None) -> list[Row]:
             unverified = release.is_unverified("variants", f"variants.{platform}.{tag}") or (
                 rule is not None and rule.unverified
             )
-            cells.append(
-                Cell(
-                    variant=tag,
-                    cuda=str(facts.cuda) if facts else None,
-                    sass=rule.sass if rule else (),
-                    ptx=rule.ptx if rule else (),
-                    arch_known=rule is not None,
-                    unverified=unverified,
-                    source=rule.source if rule else release.source,
-                    only_in=only_in,
-                )
-            )
+            facts_of_cell: dict[str, Any] = {
+                "variant": tag,
+                "cuda": str(facts.cuda) if facts else None,
+                "sass": rule.sass if rule else (),
+                "ptx": rule.ptx if rule else (),
+                "arch_known": rule is not None,
+                "unverified": unverified,
+                "source": rule.source if rule else release.source,
+                "only_in": only_in,
+            }
+            others = _gpu_targets(data, release.minor, tag)
+            others["unverified"] = unverified or others.get("unverified", False)
+            cells.append(Cell(**(facts_of_cell | others)))
         rows.append(
             Row(
                 release.minor,
@@ -86,6 +99,22 @@ def matrix(data: ReleaseData, platform: str, torch: str | None) -> list[Row]:
             )
         )
     return rows
+
+
+def _gpu_targets(data: ReleaseData, minor: str, tag: str) -> dict[str, Any]:
+    """The non-NVIDIA targets of a cell, and whether they rest on UNVERIFIED data."""
+    kind = Variant.parse(tag).kind
+    if kind is VariantKind.ROCM:
+        known = data.rocm_targets(minor, tag)
+        if known is None:
+            return {"gpu_targets": (), "arch_known": False}
+        return {"gpu_targets": known.targets, "arch_known": True, "source": known.source}
+    if kind is VariantKind.XPU:
+        from ptenv.probe import intel  # noqa: PLC0415 - the family table, only for xpu cells
+
+        names, source = intel.xpu_families()
+        return {"gpu_targets": names, "arch_known": True, "unverified": True, "source": source}
+    return {}
 
 
 def variant_order(rows: list[Row]) -> list[str]:
