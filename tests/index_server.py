@@ -82,6 +82,7 @@ class Index:
     drip_wheels: bool = False  # send a wheel's headers and 10 bytes, then nothing
     drip_pages_s: float = 0.0  # send pages a byte at a time, this long apart
     redirect_pages: str | None = None  # answer every page with a 302 to this base URL
+    redirect_files: dict[str, str] = field(default_factory=dict)  # wheel name -> a 302's Location
     seen_auth: list[str] = field(default_factory=list)  # Authorization headers received
     ranges: bool = True  # answer Range requests with 206 (else the whole file, as some do)
     ranged: list[tuple[str, int, str]] = field(default_factory=list)  # (file, bytes, User-Agent)
@@ -116,6 +117,8 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - smal
                 return self._send(503, "text/plain", b"busy")
             path = urllib.parse.unquote(self.path.split("?")[0])
             parts = [p for p in path.split("/") if p]
+            if len(parts) == 3 and parts[0] == "whl" and parts[2] in index.redirect_files:
+                return self._redirect(index.redirect_files[parts[2]])
             if len(parts) == 3 and parts[0] == "whl" and parts[2].endswith(_FILES):
                 return self._file(index.root / parts[1] / parts[2])
             if len(parts) == 2 and parts[0] == "whl" and path.endswith("/"):

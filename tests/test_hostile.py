@@ -143,8 +143,9 @@ def test_a_local_file_linked_by_a_remote_page_is_never_opened(
 def test_the_gate_keeps_a_page_s_attributes_and_serves_only_vetted_links(
     index: Index, tmp_path: Path
 ) -> None:
-    """What the installer reads: the same files, absolute, Requires-Python and metadata
-    hashes kept, plain http elsewhere dropped (never contacted: the page is only parsed)."""
+    """What the installer reads: the same files, each behind the gate (which follows only
+    redirects ptenv allows), Requires-Python and metadata hashes kept, plain http elsewhere
+    dropped (never contacted: the page is only parsed); the record maps back to real URLs."""
     from ptenv import _http
     from ptenv.install import gate
     from ptenv.install.sources import Source, SourceKind
@@ -158,10 +159,13 @@ def test_the_gate_keeps_a_page_s_attributes_and_serves_only_vetted_links(
     )
     source = Source(kind=SourceKind.INDEX, label="index", index_url=f"{index.url}/cpu")
     _http.configure(None)
-    with gate.gated(source, insecure=False) as front:
+    with gate.gated(source, insecure=False, env={"PTENV_DATA_DIR": str(tmp_path)}) as front:
         assert front.source.index_url and front.source.index_url.startswith("http://localhost:")
         served = _http.get_page(f"{front.source.index_url}filelock/").text
-    assert f'href="{index.url}/files/filelock-3.20.0-py3-none-any.whl#sha256={"a" * 64}"' in served
+        gate_link = f"{front.prefix}w0/filelock-3.20.0-py3-none-any.whl"
+        restored = front.restore(f'url = "{gate_link}"')
+    assert f'href="{gate_link}#sha256={"a" * 64}"' in served  # the file, through the gate too
+    assert restored == f'url = "{index.url}/files/filelock-3.20.0-py3-none-any.whl"'
     assert 'data-requires-python="&gt;=3.9"' in served
     assert f'data-dist-info-metadata="sha256={"b" * 64}"' in served
     assert "192.0.2.7" not in served and "3.19.0" not in served
@@ -169,6 +173,22 @@ def test_the_gate_keeps_a_page_s_attributes_and_serves_only_vetted_links(
         "plain http on another host (it could be tampered with on the way)"
     ]
     assert not any("192.0.2.7" in r for r in index.requests)
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_a_wheel_url_that_redirects_to_plain_http_elsewhere_is_refused_before_any_fetch(
+    index: Index, installer: str
+) -> None:
+    """The page is clean; the file's own server sends the installer elsewhere. ptenv asks
+    where each chosen wheel leads before the installer does (192.0.2.7 is never contacted:
+    the refusal comes from reading the Location header)."""
+    index.redirect_files["filelock-3.20.0-py3-none-any.whl"] = (
+        "http://192.0.2.7/filelock-3.20.0-py3-none-any.whl"
+    )
+    result = _install(index, "--cuda", "cpu", "--installer", installer)
+    said = _clean_failure(result, (4,))
+    assert "filelock" in said and "plain http on another host" in said, said
+    assert not Path("env").exists()
 
 
 # --- crafted locks ----------------------------------------------------------------------------

@@ -29,10 +29,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from ptenv import __version__, redact
 
@@ -63,6 +63,10 @@ class HttpError(Exception):
         self.status = status  # None: not reached at all
         self.reason = redact.text(reason)
         self.hint = hint
+
+
+class RedirectRefused(HttpError):
+    """The server sent ptenv somewhere it does not follow (not http(s), or plain http)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,6 +203,38 @@ def download(url: str, target: BinaryIO) -> str:
     return final
 
 
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+# Called with the final answer's status and headers; returns where its body goes (None: none).
+Start = Callable[[int, Any], Sink | None]
+
+
+def relay(url: str, headers: Mapping[str, str], method: str, start: Start) -> str:
+    """Fetch url as a download is fetched (credentials, vetted redirects, retries before the
+    answer), hand the final answer's status and headers to `start`, then its body to the file
+    `start` returns; for a front that passes files on. The final URL comes back.
+
+    `start` is called once: an error after it (a dropped upstream or client) propagates."""
+    final, _status, _headers, _body = _request(url, dict(headers), settings(), method=method,
+                                               start=start)  # fmt: skip
+    return final
+
+
+def where(url: str) -> str:
+    """Where url really is: its redirects followed (and vetted, as for every request) by a
+    HEAD, or a one-byte ranged GET for a server that does not answer HEAD. HttpError on a
+    redirect ptenv refuses."""
+    try:
+        final, _status, _headers, _body = _request(url, {}, settings(), method="HEAD")
+    except HttpError as error:
+        if error.status not in (405, 501):
+            raise
+        final, _status, _headers, _body = _request(url, {"Range": "bytes=0-0"}, settings())
+    return final
+
+
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)$")
 
 
@@ -206,7 +242,12 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)$")
 
 
 def _request(
-    url: str, headers: dict[str, str], network: Network, sink: BinaryIO | None = None
+    url: str,
+    headers: dict[str, str],
+    network: Network,
+    sink: BinaryIO | None = None,
+    method: str = "GET",
+    start: Start | None = None,
 ) -> tuple[str, int, Any, bytes]:
     credentials = _credentials(url, network)
     current = redact.strip_credentials(url)
@@ -215,7 +256,7 @@ def _request(
         auth = credentials.get(_origin(current))
         if auth:
             sent["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
-        status, response_headers, body = _with_retries(current, sent, network, sink)
+        status, response_headers, body = _with_retries(current, sent, network, sink, method, start)
         if status not in _REDIRECT_STATUSES:
             return current, status, response_headers, body
         location = response_headers.get("Location")
@@ -268,7 +309,7 @@ def _vet_redirect(source: str, target: str) -> None:
     """Follow only to http(s), and to plain http only on loopback or the same http host."""
     parts = urllib.parse.urlsplit(target)
     if parts.scheme not in ("http", "https"):
-        raise HttpError(
+        raise RedirectRefused(
             source,
             None,
             f"redirected to {redact.url(target)}, which is not http(s); refused",
@@ -277,7 +318,7 @@ def _vet_redirect(source: str, target: str) -> None:
     origin = urllib.parse.urlsplit(source)
     same_host = (origin.scheme, origin.hostname) == (parts.scheme, parts.hostname)
     if parts.scheme == "http" and not is_loopback(parts.hostname or "") and not same_host:
-        raise HttpError(
+        raise RedirectRefused(
             source,
             None,
             f"redirected to plain http on another host ({redact.url(target)}); refused, "
@@ -287,7 +328,12 @@ def _vet_redirect(source: str, target: str) -> None:
 
 
 def _with_retries(
-    url: str, headers: dict[str, str], network: Network, sink: BinaryIO | None = None
+    url: str,
+    headers: dict[str, str],
+    network: Network,
+    sink: BinaryIO | None = None,
+    method: str = "GET",
+    start: Start | None = None,
 ) -> tuple[int, Any, bytes]:
     attempt = 0
     while True:
@@ -295,7 +341,7 @@ def _with_retries(
             sink.seek(0)
             sink.truncate()
         try:
-            return _once(url, headers, network, sink)
+            return _once(url, headers, network, sink, method, start)
         except _Transient as problem:
             if attempt >= network.retries:
                 raise problem.error from None
@@ -314,17 +360,20 @@ class _Transient(Exception):
 
 
 def _once(
-    url: str, headers: dict[str, str], network: Network, sink: BinaryIO | None = None
+    url: str,
+    headers: dict[str, str],
+    network: Network,
+    sink: BinaryIO | None = None,
+    method: str = "GET",
+    start: Start | None = None,
 ) -> tuple[int, Any, bytes]:
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - schemes vetted
+    request = urllib.request.Request(url, headers=headers, method=method)  # noqa: S310 - vetted
     try:
         with _opener(url, network).open(request) as response:
-            if "Range" in headers and response.status != 206:
-                return response.status, response.headers, b""  # the whole file: never read it
-            if sink is not None:  # a whole wheel: as long as bytes keep coming (read timeout)
-                shutil.copyfileobj(response, sink, 2**20)
-                return response.status, response.headers, b""
-            return response.status, response.headers, _bounded_body(url, response, network)
+            if start is not None and response.status not in _REDIRECT_STATUSES:
+                return response.status, response.headers, _relay(request, response, start)
+            body = _read_body(url, request, response, network, sink)
+            return response.status, response.headers, body
     except urllib.error.HTTPError as error:
         status = error.code
         if status in _REDIRECT_STATUSES:
@@ -344,6 +393,28 @@ def _once(
         else:
             failure = HttpError(url, None, str(reason))
         raise _Transient(failure) from None
+
+
+def _relay(request: Any, response: Any, start: Start) -> bytes:
+    target = start(response.status, response.headers)
+    if target is not None and request.get_method() != "HEAD":
+        shutil.copyfileobj(response, target, 2**20)
+    return b""
+
+
+def _read_body(
+    url: str, request: Any, response: Any, network: Network, sink: BinaryIO | None
+) -> bytes:
+    """What the caller wants of the body: nothing for a HEAD or for a whole file sent to a
+    Range request (never read), a whole wheel into `sink`, else the bounded page."""
+    if request.get_method() == "HEAD":
+        return b""
+    if request.has_header("Range") and response.status != 206:
+        return b""
+    if sink is not None:  # a whole wheel: as long as bytes keep coming (read timeout)
+        shutil.copyfileobj(response, sink, 2**20)
+        return b""
+    return _bounded_body(url, response, network)
 
 
 def _bounded_body(url: str, response: Any, network: Network) -> bytes:

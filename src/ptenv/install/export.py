@@ -54,7 +54,7 @@ def resolve_for_target(
         wanted = Path(scratch) / "requirements.in"
         wanted.write_text("".join(f"{pin}\n" for pin in plan.packages), encoding="utf-8")
         output = Path(scratch) / "pylock.toml"
-        with gate.gated(source, insecure=insecure) as front:
+        with gate.gated(source, insecure=insecure, env=env) as front:
             argv = uv.target_compile_argv(
                 wanted, front.source, network=network, output=output,
                 python_version=plan.python.rstrip("t"), python_platform=platform,
@@ -68,8 +68,10 @@ def resolve_for_target(
                 )
             except InstallFailed as failed:
                 raise gate.as_seen_by_ptenv(failed, front) from None
-        packages = tuple(lockfile.from_uv_pylock(output.read_text(encoding="utf-8")))
+            resolved = front.restore(output.read_text(encoding="utf-8"))
+        packages = tuple(lockfile.from_uv_pylock(resolved))
     vetting.vet(packages, source, insecure=insecure)
+    vetting.vet_redirects(packages)
     return Resolution(plan=plan, source=source, packages=packages)
 
 

@@ -18,7 +18,9 @@ answered by a wheel URL itself, at download time.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import os
 import re
 import secrets
 import sys
@@ -29,8 +31,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
-from ptenv import _http, redact
+from ptenv import _http, redact, releases
 from ptenv.errors import InstallFailed
 from ptenv.install import index, vetting
 from ptenv.install.sources import Source
@@ -58,14 +61,39 @@ class Gate:
     original: Source
     refused: list[Refusal] = field(default_factory=list)
     failures: list[_http.HttpError] = field(default_factory=list)
-    prefix: str = ""  # http://127.0.0.1:PORT/SECRET/ while it serves
+    prefix: str = ""  # http://localhost:PORT/SECRET/ while it serves
     routes: dict[str, _Route] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # w12 -> the real file URL
+    _adding: threading.Lock = field(default_factory=threading.Lock)
+
+    def file_link(self, url: str) -> str:
+        """The gate's URL for a file on a page (its filename last, as installers read it)."""
+        real, _, fragment = url.partition("#")
+        with self._adding:
+            key = f"w{len(self.files)}"
+            self.files[key] = real
+        name = real.rstrip("/").rsplit("/", 1)[-1]
+        return f"{self.prefix}{key}/{name}" + (f"#{fragment}" if fragment else "")
+
+    def restore(self, text: str) -> str:
+        """A resolution's record (pylock TOML, pip's JSON report) with each gate file URL put
+        back as the real one, escaped as both formats' strings need."""
+
+        def real(match: re.Match[str]) -> str:
+            found = self.files.get(match.group(1))
+            if found is None:
+                return match.group(0)
+            return found.replace("\\", "\\\\").replace('"', '\\"')
+
+        if not self.files:
+            return text
+        return re.sub(re.escape(self.prefix) + r"(w\d+)/[^\s\"'#]+", real, text)
 
     def unmask(self, text: str) -> str:
         """The installer's words with each gate URL put back as the real (redacted) one."""
         for key, route in self.routes.items():
             text = text.replace(f"{self.prefix}{key}/", redact.url(_slash(route.upstream)))
-        return text
+        return redact.text(self.restore(text))
 
     def installer_env(self, env: Mapping[str, str]) -> dict[str, str]:
         """NO_PROXY with the gate added, so the installer reaches it directly."""
@@ -85,7 +113,7 @@ class Gate:
 
 
 @contextmanager
-def gated(source: Source, *, insecure: bool) -> Iterator[Gate]:
+def gated(source: Source, *, insecure: bool, env: Mapping[str, str]) -> Iterator[Gate]:
     """The source with its remote pages served through the gate, for as long as it is open."""
     gate = Gate(source=source, original=source)
     remote = [u for u in (source.index_url, source.default_index, *source.extra_index_urls,
@@ -93,8 +121,8 @@ def gated(source: Source, *, insecure: bool) -> Iterator[Gate]:
     if not remote:
         yield gate
         return
-    secret = secrets.token_urlsafe(16)  # other local users cannot guess where pages are
-    server = _Server(("127.0.0.1", 0), _handler(gate, secret, insecure))
+    secret = _secret(env)  # other local users cannot guess where pages are
+    server = _bind(secret, _handler(gate, secret, insecure))
     # Named localhost, not 127.0.0.1: NO_PROXY can then exempt the gate alone (neither uv nor
     # pip skips the proxy for loopback by itself) and an index on 127.0.0.1 keeps its proxy.
     gate.prefix = f"http://localhost:{server.server_address[1]}/{secret}/"
@@ -123,6 +151,37 @@ def gated(source: Source, *, insecure: bool) -> Iterator[Gate]:
         thread.join(timeout=5)
 
 
+def _secret(env: Mapping[str, str]) -> str:
+    """This user's gate secret, kept (mode 0600) so the gate's URLs, and with them uv's cache
+    keys, stay the same from run to run; a fresh one where it cannot be kept or is not private."""
+    path = releases.data_dir(env) / "gate-secret"
+    try:
+        if path.stat().st_mode & 0o077 == 0:
+            kept = path.read_text(encoding="ascii").strip()
+            if re.fullmatch(r"[A-Za-z0-9_-]{22,64}", kept):
+                return kept
+    except (OSError, UnicodeDecodeError):
+        pass
+    fresh = secrets.token_urlsafe(16)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(fresh + "\n")
+    except OSError:
+        pass
+    return fresh
+
+
+def _bind(secret: str, handler: type[BaseHTTPRequestHandler]) -> _Server:
+    """On this user's usual port where it is free (a stable URL for uv's cache), else any."""
+    usual = 20000 + int.from_bytes(hashlib.sha256(secret.encode()).digest()[:4], "big") % 30000
+    try:
+        return _Server(("127.0.0.1", usual), handler)
+    except OSError:
+        return _Server(("127.0.0.1", 0), handler)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -130,6 +189,33 @@ class _Server(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], OSError):
             return  # the installer hung up (it had what it wanted, or it was stopped)
         super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+# What a file's answer carries that the installer uses (ranges for metadata, its size).
+_PASSED_ON = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "ETag",
+              "Last-Modified")  # fmt: skip
+
+
+class _Restarted(Exception):
+    """The upstream read failed after the answer began; the installer retries itself."""
+
+
+class _ClientGone(Exception):
+    """The installer hung up mid-file (not an OSError, so no upstream retry follows)."""
+
+
+class _ToClient:
+    """The handler's socket as a file the relay writes to; a write error ends the relay."""
+
+    def __init__(self, wfile: Any) -> None:
+        self._wfile = wfile
+
+    def write(self, data: bytes) -> int:
+        try:
+            written: int = self._wfile.write(data)
+        except OSError as error:
+            raise _ClientGone(str(error)) from None
+        return written
 
 
 def _is_remote(url: str) -> bool:
@@ -140,12 +226,19 @@ def as_seen_by_ptenv(failed: InstallFailed, front: Gate) -> InstallFailed:
     """An installer failure told with the real pages: the one that could not be read, else the
     installer's words with the gate's URLs put back and the links the gate left out."""
     if front.failures:
-        return index.unreachable(front.failures[0], front.original.label)
-    hint = failed.hint
+        first = front.failures[0]
+        if isinstance(first, _http.RedirectRefused):
+            return InstallFailed(
+                f"The server of {first.url} {first.reason}; ptenv installs nothing the installer "
+                "would fetch from there.",
+                hint="The index or mirror sends its files there: use another source.",
+            )
+        return index.unreachable(first, front.original.label)
+    message = front.unmask(failed.message)
     summary = front.refused_summary()
-    if summary:
-        hint = f"{summary}. {hint}"
-    return InstallFailed(front.unmask(failed.message), hint=front.unmask(hint))
+    if summary:  # most often the cause: what the installer lacked was what ptenv left out
+        message = f"{summary}; then {message[0].lower()}{message[1:]}"
+    return InstallFailed(message, hint=front.unmask(failed.hint))
 
 
 def _handler(gate: Gate, secret: str, insecure: bool) -> type[BaseHTTPRequestHandler]:
@@ -157,42 +250,91 @@ def _handler(gate: Gate, secret: str, insecure: bool) -> type[BaseHTTPRequestHan
 
         def do_GET(self) -> None:
             parts = [p for p in urllib.parse.urlsplit(self.path).path.split("/") if p]
-            if len(parts) < 2 or parts[0] != secret or parts[1] not in gate.routes:
-                return self._answer(404, b"not a page of this gate\n")
+            if len(parts) == 3 and parts[0] == secret and parts[1] in gate.files:
+                return _pass_file(self, gate, gate.files[parts[1]], parts[2], "GET")
+            upstream = _page_url(gate, secret, parts)
+            if upstream is None:
+                return _answer(self, 404, b"not a page of this gate\n")
             route = gate.routes[parts[1]]
-            if route.flat and len(parts) == 2:
-                upstream = route.upstream
-            elif not route.flat and len(parts) == 3 and _PROJECT.fullmatch(parts[2]):
-                upstream = f"{_slash(route.upstream)}{parts[2]}/"
-            else:
-                return self._answer(404, b"no such page\n")
             try:
                 page = _http.get_page(upstream, accept=index.ACCEPT)
             except _http.HttpError as error:
                 if error.status == 404:
-                    return self._answer(404, b"not on the index\n")
+                    return _answer(self, 404, b"not on the index\n")
                 gate.failures.append(error)
-                return self._answer(502, f"{error}\n".encode())
-            body = _vetted_page(page, route, roots, insecure, gate.refused)
-            self._answer(200, body, "text/html; charset=utf-8")
+                return _answer(self, 502, f"{error}\n".encode())
+            body = _vetted_page(page, route, roots, insecure, gate)
+            _answer(self, 200, body, "text/html; charset=utf-8")
 
-        def _answer(self, status: int, body: bytes, kind: str = "text/plain") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
+        def do_HEAD(self) -> None:
+            parts = [p for p in urllib.parse.urlsplit(self.path).path.split("/") if p]
+            if len(parts) == 3 and parts[0] == secret and parts[1] in gate.files:
+                return _pass_file(self, gate, gate.files[parts[1]], parts[2], "HEAD")
+            _answer(self, 405, b"")
 
     return Handler
 
 
+def _page_url(gate: Gate, secret: str, parts: Sequence[str]) -> str | None:
+    """The real page behind /SECRET/ROUTE/ (a flat listing) or /SECRET/ROUTE/PROJECT/."""
+    if len(parts) < 2 or parts[0] != secret or parts[1] not in gate.routes:
+        return None
+    route = gate.routes[parts[1]]
+    if route.flat and len(parts) == 2:
+        return route.upstream
+    if not route.flat and len(parts) == 3 and _PROJECT.fullmatch(parts[2]):
+        return f"{_slash(route.upstream)}{parts[2]}/"
+    return None
+
+
+def _answer(
+    handler: BaseHTTPRequestHandler, status: int, body: bytes, kind: str = "text/plain"
+) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", kind)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.send_header("Cache-Control", "no-store")
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _pass_file(
+    handler: BaseHTTPRequestHandler, gate: Gate, real: str, asked: str, method: str
+) -> None:
+    """A file (or its PEP 658 .metadata) passed on from its real URL: ptenv's HTTP seam
+    follows only the redirects it allows, so the installer never meets another."""
+    own = urllib.parse.unquote(real.rstrip("/").rsplit("/", 1)[-1])
+    metadata = urllib.parse.unquote(asked) == own + ".metadata"
+    url = real + ".metadata" if metadata else real
+    wanted = {"Range": handler.headers["Range"]} if handler.headers.get("Range") else {}
+    started: list[int] = []
+
+    def start(status: int, headers: Any) -> _http.Sink | None:
+        if started:
+            raise _Restarted(url)  # a retry after bytes went out: cannot be spliced
+        started.append(status)
+        handler.send_response(status)
+        for header in _PASSED_ON:
+            if headers.get(header):
+                handler.send_header(header, headers[header])
+        handler.end_headers()
+        return _ToClient(handler.wfile)
+
+    try:
+        _http.relay(url, wanted, method, start)
+    except _http.HttpError as error:
+        if started:
+            return
+        if isinstance(error, _http.RedirectRefused) or error.status is None:
+            gate.failures.append(error)
+            return _answer(handler, 502, f"{error}\n".encode())
+        _answer(handler, error.status, b"")
+    except (_Restarted, _ClientGone):
+        handler.close_connection = True
+
+
 def _vetted_page(
-    page: _http.Page,
-    route: _Route,
-    roots: Sequence[Path],
-    insecure: bool,
-    refused: list[Refusal],
+    page: _http.Page, route: _Route, roots: Sequence[Path], insecure: bool, gate: Gate
 ) -> bytes:
     """The page as PEP 503 HTML: only links vetting allows, absolute, attributes kept."""
     try:
@@ -207,9 +349,11 @@ def _vetted_page(
     for anchor in anchors:
         why = vetting.refusal(anchor.url.partition("#")[0], roots, insecure)
         if why is not None:
-            refused.append(Refusal(redact.url(anchor.url.partition("#")[0]), why))
+            gate.refused.append(Refusal(redact.url(anchor.url.partition("#")[0]), why))
             continue
         url = _with_credentials(anchor.url, route.upstream)
+        if _is_remote(url):
+            url = gate.file_link(url)  # fetched through the gate, redirects and all
         attributes = "".join(
             f' {name}="{html.escape(value or "", quote=True)}"' if value is not None else f" {name}"
             for name, value in anchor.attributes

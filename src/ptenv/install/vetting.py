@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ptenv import redact
@@ -31,6 +32,35 @@ def vet(packages: Sequence[LockedPackage], source: Source, *, insecure: bool) ->
                 f"The resolution would fetch {package.name} {package.version} from {shown}, "
                 f"{why}; ptenv installs nothing from a URL it would not have chosen itself.",
                 hint="The index or mirror links there: use another source, or fix its pages.",
+            )
+
+
+def vet_redirects(packages: Sequence[LockedPackage]) -> None:
+    """InstallFailed naming the first wheel whose server redirects where ptenv does not follow
+    (plain http elsewhere, a file:// or other scheme): the installer would follow it itself.
+    Each http(s) URL is asked once (HEAD), in parallel; any other failure is left to the
+    installer to report."""
+    from ptenv import _http  # noqa: PLC0415 - the network stack only for remote wheels
+
+    remote = [p for p in packages if p.url and p.url.startswith(("http://", "https://"))]
+
+    def refused(package: LockedPackage) -> str | None:
+        try:
+            _http.where(package.url or "")
+        except _http.RedirectRefused as error:
+            return error.reason
+        except _http.HttpError:
+            return None
+        return None
+
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="ptenv-vet") as pool:
+        answers = list(pool.map(refused, remote))
+    for package, why in zip(remote, answers, strict=True):
+        if why is not None:
+            raise InstallFailed(
+                f"The server of {package.name} {package.version} ({redact.url(package.url or '')})"
+                f" {why}; ptenv installs nothing the installer would fetch from there.",
+                hint="The index or mirror redirects its files there: use another source.",
             )
 
 

@@ -507,7 +507,7 @@ def _run_install(
     """Install; the installer's own record of what it installed (URL, sha256) comes back."""
     locked, plan = decision.locked, decision.plan
     source = _replay_source(locked) if locked is not None else decision.source
-    with gate.gated(source, insecure=options.source.insecure) as front:
+    with gate.gated(source, insecure=options.source.insecure, env=context.env) as front:
         installed = _install_through(backend, venv, locked, plan, front, options, context)
     summary = front.refused_summary()
     if summary:
@@ -558,7 +558,8 @@ def _install_through(
                 backend.compile_argv(python, requirements, told, network=network, output=resolved),
                 "uv resolve",
             )
-            # every URL the resolution chose, vetted again before anything is downloaded
+            # the real URLs of what it chose (it read them through the gate), vetted again
+            resolved.write_text(front.restore(resolved.read_text(encoding="utf-8")), "utf-8")
             vetting.vet(_to_install(None, resolved), source, insecure=options.source.insecure)
         elif isinstance(backend, installers.UvInstaller) and locked and not locked.old_format:
             # uv installs a pylock as resolved: one download per wheel (a list of direct
@@ -573,18 +574,22 @@ def _install_through(
             report=report if locked is None else None,
             reinstall=("torch",) if options.reinstall else (),
         )  # fmt: skip
+        chosen = _to_install(locked, resolved) if resolved else locked.packages if locked else ()
+        # where each chosen wheel's URL really leads, before the installer follows it there
+        vetting.vet_redirects(chosen)
         # uv writes about the wheels' unpacked size (pip adds its download and bytecode)
-        wheels = [p.url for p in _to_install(locked, resolved) if p.url] if resolved else []
+        wheels = [p.url for p in chosen if p.url] if resolved else []
         step(argv, f"{backend.name} install", wheels)
         if locked is not None:
             return list(locked.packages)
         if resolved is not None:
             return lockfile.from_uv_pylock(resolved.read_text(encoding="utf-8"))
         assert report is not None
-        installed = lockfile.from_pip_report(report.read_text(encoding="utf-8"))
+        installed = lockfile.from_pip_report(front.restore(report.read_text(encoding="utf-8")))
         # pip resolves and installs in one step: vetted again before the new venv replaces
         # the old one (the gate showed it only vetted links)
         vetting.vet(installed, source, insecure=options.source.insecure)
+        vetting.vet_redirects(installed)
         return installed
 
 
