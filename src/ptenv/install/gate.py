@@ -306,7 +306,8 @@ def _pass_file(
     own = urllib.parse.unquote(real.rstrip("/").rsplit("/", 1)[-1])
     metadata = urllib.parse.unquote(asked) == own + ".metadata"
     url = real + ".metadata" if metadata else real
-    wanted = {"Range": handler.headers["Range"]} if handler.headers.get("Range") else {}
+    # the installer's Range and its User-Agent: upstream sees the request it would have made
+    wanted = {k: handler.headers[k] for k in ("Range", "User-Agent") if handler.headers.get(k)}
     started: list[int] = []
 
     def start(status: int, headers: Any) -> _http.Sink | None:
