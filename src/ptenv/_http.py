@@ -199,7 +199,7 @@ def get_range(url: str, start: int | None, length: int) -> Chunk:
 
 def download(url: str, target: BinaryIO) -> str:
     """The whole file into `target` (streamed, not held in memory); the URL it came from."""
-    final, _status, _headers, _body = _request(url, {}, settings(), sink=target)
+    final, _status, _headers, _body = _request(url, {}, settings(), _Ask(sink=target))
     return final
 
 
@@ -211,14 +211,25 @@ class Sink(Protocol):
 Start = Callable[[int, Any], Sink | None]
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """What one request wants besides its URL and headers: the method, and where the body of
+    the final answer goes (a file to stream a wheel into, or a relay's `start`)."""
+
+    method: str = "GET"
+    sink: BinaryIO | None = None
+    start: Start | None = None
+
+
 def relay(url: str, headers: Mapping[str, str], method: str, start: Start) -> str:
     """Fetch url as a download is fetched (credentials, vetted redirects, retries before the
     answer), hand the final answer's status and headers to `start`, then its body to the file
     `start` returns; for a front that passes files on. The final URL comes back.
 
     `start` is called once: an error after it (a dropped upstream or client) propagates."""
-    final, _status, _headers, _body = _request(url, dict(headers), settings(), method=method,
-                                               start=start)  # fmt: skip
+    final, _status, _headers, _body = _request(
+        url, dict(headers), settings(), _Ask(method=method, start=start)
+    )
     return final
 
 
@@ -227,7 +238,7 @@ def where(url: str) -> str:
     HEAD, or a one-byte ranged GET for a server that does not answer HEAD. HttpError on a
     redirect ptenv refuses."""
     try:
-        final, _status, _headers, _body = _request(url, {}, settings(), method="HEAD")
+        final, _status, _headers, _body = _request(url, {}, settings(), _Ask(method="HEAD"))
     except HttpError as error:
         if error.status not in (405, 501):
             raise
@@ -242,12 +253,7 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)$")
 
 
 def _request(
-    url: str,
-    headers: dict[str, str],
-    network: Network,
-    sink: BinaryIO | None = None,
-    method: str = "GET",
-    start: Start | None = None,
+    url: str, headers: dict[str, str], network: Network, ask: _Ask = _Ask()
 ) -> tuple[str, int, Any, bytes]:
     credentials = _credentials(url, network)
     current = redact.strip_credentials(url)
@@ -256,7 +262,7 @@ def _request(
         auth = credentials.get(_origin(current))
         if auth:
             sent["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
-        status, response_headers, body = _with_retries(current, sent, network, sink, method, start)
+        status, response_headers, body = _with_retries(current, sent, network, ask)
         if status not in _REDIRECT_STATUSES:
             return current, status, response_headers, body
         location = response_headers.get("Location")
@@ -328,20 +334,15 @@ def _vet_redirect(source: str, target: str) -> None:
 
 
 def _with_retries(
-    url: str,
-    headers: dict[str, str],
-    network: Network,
-    sink: BinaryIO | None = None,
-    method: str = "GET",
-    start: Start | None = None,
+    url: str, headers: dict[str, str], network: Network, ask: _Ask = _Ask()
 ) -> tuple[int, Any, bytes]:
     attempt = 0
     while True:
-        if sink is not None:  # a retry starts the file again
-            sink.seek(0)
-            sink.truncate()
+        if ask.sink is not None:  # a retry starts the file again
+            ask.sink.seek(0)
+            ask.sink.truncate()
         try:
-            return _once(url, headers, network, sink, method, start)
+            return _once(url, headers, network, ask)
         except _Transient as problem:
             if attempt >= network.retries:
                 raise problem.error from None
@@ -360,19 +361,14 @@ class _Transient(Exception):
 
 
 def _once(
-    url: str,
-    headers: dict[str, str],
-    network: Network,
-    sink: BinaryIO | None = None,
-    method: str = "GET",
-    start: Start | None = None,
+    url: str, headers: dict[str, str], network: Network, ask: _Ask = _Ask()
 ) -> tuple[int, Any, bytes]:
-    request = urllib.request.Request(url, headers=headers, method=method)  # noqa: S310 - vetted
+    request = urllib.request.Request(url, headers=headers, method=ask.method)  # noqa: S310 - vetted
     try:
         with _opener(url, network).open(request) as response:
-            if start is not None and response.status not in _REDIRECT_STATUSES:
-                return response.status, response.headers, _relay(request, response, start)
-            body = _read_body(url, request, response, network, sink)
+            if ask.start is not None and response.status not in _REDIRECT_STATUSES:
+                return response.status, response.headers, _relay(request, response, ask.start)
+            body = _read_body(url, request, response, network, ask.sink)
             return response.status, response.headers, body
     except urllib.error.HTTPError as error:
         status = error.code

@@ -7,13 +7,14 @@ page linking file:///etc/shadow or a plain-http host had that file opened or tha
 contacted before vetting could refuse it. With it, each remote index and flat listing of the
 source becomes http://localhost:PORT/SECRET/ROUTE/ (bound to 127.0.0.1) for the installer.
 The gate reads the real page through ptenv's HTTP seam (TLS, proxies, credentials, redirect
-rules, deadline, size cap), keeps only the links vetting allows and serves them absolute,
-with their PEP 503 attributes; the installer then fetches exactly those wheels and their
-metadata.
+rules, deadline, size cap), keeps only the links vetting allows, with their PEP 503
+attributes, and serves each file behind the gate too: its bytes (ranges, PEP 658 .metadata)
+come from the real URL through the same seam, so its redirects are ptenv's to allow. The
+resolution's record is mapped back to the real URLs (`restore`).
 
 Not fronted: local folders and file:// indexes (the user named them), and the installer's
-own default index (PyPI) where the source names none. Still the installer's own: a redirect
-answered by a wheel URL itself, at download time.
+own default index (PyPI) where the source names none. The uv install step downloads the real
+URLs itself (so uv's cache works); the workflow asks each where it leads first.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Where a wheel may come from, checked for every URL the resolution chose.
 
-An index page, a mirror or a redirect picks the URLs the installer fetches; ptenv reads them
-from the resolution (uv's pylock, pip's report) and refuses any it would not have chosen
-itself: https anywhere; plain http only on loopback or with --insecure; file:// only inside a
-folder the user named (--find-links DIR, a file:// index and the folder above it). With uv
-this runs before anything is downloaded; with pip (which resolves and installs in one step)
-before the new venv replaces the old one.
+An index page, a mirror or a redirect picks the URLs the installer fetches. The gate
+(install/gate.py) shows the installer only links that pass `refusal`; ptenv then reads the
+resolution (uv's pylock, pip's report) and refuses any URL it would not have chosen itself:
+https anywhere; plain http only on loopback or with --insecure; file:// only inside a folder
+the user named (--find-links DIR, a file:// index and the folder above it). With uv this runs
+before anything is downloaded; with pip (which resolves and installs in one step) before the
+new venv replaces the old one.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def vet_redirects(packages: Sequence[LockedPackage]) -> None:
         except _http.RedirectRefused as error:
             return error.reason
         except _http.HttpError:
-            return None
+            pass  # unreachable or refused: the installer meets it and says so
         return None
 
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="ptenv-vet") as pool:

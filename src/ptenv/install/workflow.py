@@ -552,6 +552,7 @@ def _install_through(
         text = lockfile.requirements(locked) if locked else "".join(f"{p}\n" for p in plan.packages)
         requirements.write_text(text, encoding="utf-8")
         resolved: Path | None = None
+        chosen: list[lockfile.LockedPackage] = []  # what the installer is to fetch, if known
         if locked is None and isinstance(backend, installers.UvInstaller):
             resolved = Path(scratch) / "pylock.toml"
             step(
@@ -560,7 +561,8 @@ def _install_through(
             )
             # the real URLs of what it chose (it read them through the gate), vetted again
             resolved.write_text(front.restore(resolved.read_text(encoding="utf-8")), "utf-8")
-            vetting.vet(_to_install(None, resolved), source, insecure=options.source.insecure)
+            chosen = lockfile.from_uv_pylock(resolved.read_text(encoding="utf-8"))
+            vetting.vet(chosen, source, insecure=options.source.insecure)
         elif isinstance(backend, installers.UvInstaller) and locked and not locked.old_format:
             # uv installs a pylock as resolved: one download per wheel (a list of direct
             # URLs makes it fetch each wheel for its metadata as well)
@@ -574,29 +576,22 @@ def _install_through(
             report=report if locked is None else None,
             reinstall=("torch",) if options.reinstall else (),
         )  # fmt: skip
-        chosen = _to_install(locked, resolved) if resolved else locked.packages if locked else ()
+        if locked is not None:
+            chosen = list(locked.packages)
         # where each chosen wheel's URL really leads, before the installer follows it there
+        # (pip, resolving as it installs, fetches through the gate, which follows them itself)
         vetting.vet_redirects(chosen)
         # uv writes about the wheels' unpacked size (pip adds its download and bytecode)
         wheels = [p.url for p in chosen if p.url] if resolved else []
         step(argv, f"{backend.name} install", wheels)
-        if locked is not None:
-            return list(locked.packages)
-        if resolved is not None:
-            return lockfile.from_uv_pylock(resolved.read_text(encoding="utf-8"))
+        if locked is not None or resolved is not None:
+            return chosen
         assert report is not None
         installed = lockfile.from_pip_report(front.restore(report.read_text(encoding="utf-8")))
         # pip resolves and installs in one step: vetted again before the new venv replaces
         # the old one (the gate showed it only vetted links)
         vetting.vet(installed, source, insecure=options.source.insecure)
-        vetting.vet_redirects(installed)
         return installed
-
-
-def _to_install(locked: lockfile.Lock | None, resolved: Path) -> Sequence[lockfile.LockedPackage]:
-    if locked is not None:
-        return locked.packages
-    return lockfile.from_uv_pylock(resolved.read_text(encoding="utf-8"))
 
 
 def _replay_source(locked: lockfile.Lock) -> Source:
